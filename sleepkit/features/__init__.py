@@ -1,0 +1,1 @@
+"""Feature sets: raw ``Recording`` → per-frame feature matrix + mask + per-task labels."""

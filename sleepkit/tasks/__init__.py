@@ -1,0 +1,1 @@
+"""Tasks: configuration plus a small module on the shared mode spine."""
