@@ -1,0 +1,1 @@
+"""Model architectures (Keras builders registered in ``ModelFactory``; TensorFlow imported lazily)."""
