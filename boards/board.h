@@ -16,6 +16,8 @@ uint32_t board_uart_overruns(void);                     /* RX bytes lost because
 uint32_t board_millis(void);                            /* monotonic milliseconds */
 void board_wait_for_interrupt(void);                    /* sleep until the next interrupt */
 void board_exit(int code);                              /* semihosting exit under QEMU; reset/hang on hardware */
+void board_debug_write(const char *buf, size_t len);    /* diagnostics kept off the protocol UART: semihosting
+                                                           console under QEMU, dropped on hardware */
 
 #ifdef __cplusplus
 }

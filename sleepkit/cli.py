@@ -98,8 +98,19 @@ def demo(
     config: Optional[str] = ConfigOpt,
     set_: Optional[list[str]] = SetOpt,
     backend: Optional[str] = typer.Option(None, "--backend", "-b", help="pc (TFLite on this PC) or evb (serial device)"),
+    port: Optional[str] = typer.Option(
+        None, "--port", help="evb: serial device path or pyserial URL, e.g. /dev/ttyACM0 or socket://127.0.0.1:5555"
+    ),
+    baud: Optional[int] = typer.Option(None, "--baud", help="evb: baud rate (default 115200)"),
+    vid_pid: Optional[str] = typer.Option(None, "--vid-pid", help="evb: find the board by USB VID:PID, e.g. 1fc9:0143"),
+    serial_number: Optional[str] = typer.Option(None, "--serial-number", help="evb: find the board by USB serial number"),
 ) -> None:
     """Run the exported model over a held-out night and write report.html."""
+    if any(v is not None for v in (port, baud, vid_pid, serial_number)):
+        # evb link settings are not task config (its fields are fixed): they go to the backend's options.
+        from .backends.evb import options as evb_options
+
+        evb_options.update(port=port, baud=baud, vid_pid=vid_pid, serial_number=serial_number)
     _run("demo", task, config, set_, {"backend": backend})
 
 

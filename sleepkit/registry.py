@@ -72,6 +72,10 @@ BackendFactory: Registry = Registry("backend")
 for _name, _target in {
     "synthetic": "sleepkit.datasets.synthetic:SyntheticDataset",
     "byod": "sleepkit.datasets.byod:ByodDataset",
+    "mesa": "sleepkit.datasets.mesa:MesaDataset",
+    "stages": "sleepkit.datasets.stages:StagesDataset",
+    "cmidss": "sleepkit.datasets.cmidss:CmidssDataset",
+    "ysyw": "sleepkit.datasets.ysyw:YsywDataset",
 }.items():
     DatasetFactory.register(_name, _target)
 

@@ -1,0 +1,116 @@
+"""Train mode: fit the model on random windows of the training subjects.
+
+Writes to job_dir: the best model (``model_file``, default ``model.keras``), ``checkpoints/last.keras``
+(for ``resume``), ``history.csv``, ``history.png`` and ``split.json`` (which subject went where).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from .. import data
+from ..errors import SleepkitError
+from ..fsutil import write_text
+from ..log import logger
+from ..params import TaskParams
+from ..report import plot_history
+from ..tasks.base import Task
+from ..training.callbacks import MONITORS, best_in_history, read_history, standard_callbacks, validation_callback
+from ..training.class_weights import compute_class_weights
+from ..training.losses import make_loss
+from ..training.model_io import architecture, build_model, model_path, seed_everything
+from ..training.schedule import cosine_restarts
+
+
+def prepare(params: TaskParams, task: Task):
+    """Split, load and window the data (shared with the training benchmark)."""
+    seed = seed_everything(params.seed)
+    split = data.subject_split(params)
+    train_s = data.load_subjects(split.train, params, task.label_key)
+    val_s = data.load_subjects(split.val, params, task.label_key)
+    weights = compute_class_weights(params.class_weights, [s.y for s in train_s], params.num_classes)
+    rng = np.random.default_rng(seed)
+    train_bank = data.WindowBank(train_s, params.frame_size, params.num_classes)
+    val_bank = data.WindowBank(val_s, params.frame_size, params.num_classes)
+    stream = data.train_stream(train_bank, params, rng, weights)
+    val = data.validation_windows(val_bank, params, np.random.default_rng(seed + 1))
+    return split, train_bank, stream, val, weights
+
+
+def compile_model(model, params: TaskParams) -> None:
+    import keras
+
+    _, _, training = architecture(params)
+    loss = make_loss(
+        training.get("loss", "cross_entropy"), params.use_logits, params.label_smoothing, training.get("focal_gamma", 2.0)
+    )
+    schedule = cosine_restarts(params.lr_rate, params.lr_cycles, params.lr_decay, params.epochs * params.steps_per_epoch)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+
+
+def run(params: TaskParams, task: Task) -> dict:
+    import keras
+
+    if params.quantization.qat:
+        logger.warning("quantization.qat is not supported; the model trains in float and export applies int8 PTQ")
+    if params.epochs < 1 or params.steps_per_epoch < 1 or params.batch_size < 1:
+        raise SleepkitError("epochs, steps_per_epoch and batch_size must all be >= 1")
+    job_dir = params.job_dir
+    job_dir.mkdir(parents=True, exist_ok=True)
+    split, train_bank, stream, (xv, yv, wv), _ = prepare(params, task)
+    write_text(job_dir / "split.json", json.dumps(split.as_dict(), indent=2))
+    num_features = train_bank.x.shape[1]
+
+    best_file = model_path(params)
+    last_file = job_dir / "checkpoints" / "last.keras"
+    history_csv = job_dir / "history.csv"
+    initial_epoch, best_so_far = 0, None
+    if params.resume and last_file.is_file():
+        model = keras.models.load_model(last_file)
+        if model.input_shape[1:] != (params.frame_size, num_features):
+            raise SleepkitError(f"cannot resume from {last_file}: it takes {model.input_shape[1:]}, data gives {(params.frame_size, num_features)}")
+        initial_epoch = len(read_history(history_csv))
+        best_so_far, _ = best_in_history(read_history(history_csv), params.val_metric)
+        logger.info("resuming from %s at epoch %d (best %s so far: %s)", last_file, initial_epoch, params.val_metric, best_so_far)
+    else:
+        if params.resume:
+            logger.info("resume requested but %s does not exist; training from scratch", last_file)
+        model = build_model(params, num_features)
+        if params.weights_file is not None and params.weights_file.is_file():
+            model.load_weights(params.weights_file)
+            logger.info("initial weights loaded from %s", params.weights_file)
+        compile_model(model, params)
+
+    patience = max(1, params.epochs // 4)
+    logger.info("early stopping on %s with patience %d epochs", MONITORS[params.val_metric][0], patience)
+    loss_fn = model.loss
+    callbacks = standard_callbacks(
+        validation_callback(xv, yv, wv, loss_fn, params.batch_size), history_csv, best_file, last_file,
+        params.val_metric, patience, resume=initial_epoch > 0, best_so_far=best_so_far, epochs=params.epochs,
+    )
+    if initial_epoch >= params.epochs:
+        logger.info("already trained %d of %d epochs; nothing to do", initial_epoch, params.epochs)
+    else:
+        model.fit(
+            stream, steps_per_epoch=params.steps_per_epoch, epochs=params.epochs, initial_epoch=initial_epoch,
+            callbacks=callbacks, shuffle=False, verbose=0,  # the stream is already random
+        )
+
+    history = read_history(history_csv)
+    best, best_epoch = best_in_history(history, params.val_metric)
+    if best is None or not best_file.is_file():
+        raise SleepkitError(f"training produced no usable checkpoint ({MONITORS[params.val_metric][0]} never finite); see {history_csv}")
+    plot_history(history, job_dir / "history.png")
+    return {
+        "model_file": str(best_file),
+        "params": int(model.count_params()),
+        "epochs_run": len(history),
+        f"best_{MONITORS[params.val_metric][0]}": round(float(best), 5),
+        "best_epoch": int(best_epoch) + 1,
+        "train_subjects": len(split.train),
+        "val_subjects": len(split.val),
+        "test_subjects": len(split.test),
+        "history": str(history_csv),
+    }

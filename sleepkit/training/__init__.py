@@ -1,0 +1,1 @@
+"""Training pieces used by the train mode: loss, class weights, learning-rate schedule, callbacks."""
