@@ -33,7 +33,7 @@ else ifneq ($(TFLM_DIR),)
   endif
   # TFLM's generated schema static_asserts one exact flatbuffers release; say so before a compile error does.
   FLATBUFFERS_HAVE := $(shell sed -n 's/^\#define FLATBUFFERS_VERSION_\(MAJOR\|MINOR\|REVISION\) \([0-9]*\).*/\2/p' $(FLATBUFFERS_BASE_H) | paste -sd. -)
-  FLATBUFFERS_NEED := $(shell sed -n '/static_assert(FLATBUFFERS_VERSION_MAJOR/,/;/p' $(TFLM_DIR)/tensorflow/lite/schema/schema_generated.h 2>/dev/null | grep -o '== *[0-9]*' | tr -dc '0-9\n' | paste -sd. -)
+  FLATBUFFERS_NEED := $(shell sed -n '/static_assert.FLATBUFFERS_VERSION_MAJOR/,/;/p' $(TFLM_DIR)/tensorflow/lite/schema/schema_generated.h 2>/dev/null | grep -o '== *[0-9]*' | tr -dc '0-9\n' | paste -sd. -)
   ifneq ($(FLATBUFFERS_NEED),)
     ifneq ($(FLATBUFFERS_HAVE),$(FLATBUFFERS_NEED))
       $(error flatbuffers $(FLATBUFFERS_HAVE) found in $(TFLM_THIRD_PARTY)/flatbuffers but this TFLM tree needs exactly $(FLATBUFFERS_NEED))

@@ -203,8 +203,11 @@ def test_byod_folder_subjects_and_errors(tmp_path):
         ByodDataset(path=str(tmp_path / "nope"), channels={"ppg": "Pleth"})
     with pytest.raises(SleepkitError, match="channels"):
         ByodDataset(path=str(tmp_path))
-    with pytest.raises(SleepkitError, match="labels"):
-        ByodDataset(path=str(tmp_path), channels={"ppg": "Pleth"}, labels={"stage": "x.xml"})
+    with pytest.raises(SleepkitError, match=r"labels: unknown track 'stages'"):
+        ByodDataset(path=str(tmp_path), channels={"ppg": "Pleth"}, labels={"stages": "x.xml"})
+    missing = ByodDataset(path=str(tmp_path), channels={"ppg": "Pleth"}, labels={"stage": "{subject}.csv"})
+    with pytest.raises(SleepkitError, match=r"night-a.*stage scoring file .*night-a\.csv does not exist"):
+        missing.load("night-a")
     bad = ByodDataset(path=str(tmp_path / "night-b.edf"), channels={"ppg": "Pulse"})
     assert bad.subject_ids() == ["night-b"]
     with pytest.raises(SleepkitError, match=r"night-b.edf.*'Pulse'.*Available labels: 'Pleth', 'SpO2'"):
@@ -213,6 +216,21 @@ def test_byod_folder_subjects_and_errors(tmp_path):
     empty.mkdir()
     with pytest.raises(SleepkitError, match="no .edf files"):
         ByodDataset(path=str(empty), channels={"ppg": "Pleth"})
+
+
+def test_byod_attaches_per_subject_scoring(tmp_path):
+    """A folder of recordings pairs with per-subject scorings via {subject}; labels are cut to the signal."""
+    _pyedflib_file(tmp_path / "night-a.edf", {"Pleth": 50, "SpO2": 1}, seconds=90)
+    scoring = tmp_path / "scoring"
+    scoring.mkdir()
+    # 4 epochs of 30 s for a 90-s recording: the last runs past the signal and must be trimmed.
+    (scoring / "night-a.csv").write_text("onset,duration,label\n0,30,W\n30,30,N2\n60,30,R\n90,30,N3\n")
+    ds = ByodDataset(path=str(tmp_path), channels={"ppg": "Pleth", "spo2": "SpO2"},
+                     labels={"stage": {"path": str(scoring / "{subject}.csv"), "format": "csv"}})
+    rec = ds.load("night-a")
+    track = rec.labels["stage"]
+    assert track.fs == pytest.approx(1 / 30)
+    assert track.values.tolist() == [0, 2, 5]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -103,3 +103,39 @@ def test_evb_backend_refuses_the_echo_firmware(qemu, tmp_path):
 
     with pytest.raises(SleepkitError, match=r"runs model 'echo' \(engine echo, firmware .*model hash"):
         EvbBackend(TaskParams(), tiny_model_path(), EvbOptions(port=qemu.url, timeout=5.0)).open()
+
+
+def test_parity_pc_simulated_and_qemu_aot_firmware(tmp_path):
+    """One set of windows, three places: TFLite reference kernels on the PC, the simulated device
+    (host TFLM) and the firmware in QEMU with the ahead-of-time engine: identical int8 outputs."""
+    from sleepkit.aot.generate import generate
+    from sleepkit.backends.pc import PcBackend
+    from sleepkit.devices.engines import TflmEngine
+    from sleepkit.devices.protocol_device import DeviceProtocol
+    from sleepkit.devices.server import TcpDeviceServer
+    from sleepkit.firmware.qemu import QemuRun
+
+    from _evb_support import tiny_model_path, windows
+
+    model = tiny_model_path()
+    ws = windows(8, seed=5)
+    with PcBackend(TaskParams(), model) as pc:
+        ref = np.stack([pc.infer(w).raw for w in ws])
+    with TcpDeviceServer(DeviceProtocol(TflmEngine(model), max_payload=100)) as srv:
+        with EvbBackend(TaskParams(), model, EvbOptions(port=srv.url)) as evb:
+            sim = np.stack([evb.infer(w).raw for w in ws])
+
+    generate(model, tmp_path / "model")
+    build = tmp_path / "build"
+    cmd = ["make", "-s", "-C", str(ROOT / "firmware"), f"BOARD={BOARD}", "APP=main", "ENGINE=aot",
+           f"MODEL_DIR={tmp_path / 'model'}", f"BUILD_DIR={build}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with QemuRun(next(build.glob("*.elf")), BOARD) as run:
+        run.start()
+        with EvbBackend(TaskParams(), model, EvbOptions(port=run.url, timeout=5.0)) as evb:
+            assert evb.io.extra["engine"] == "aot"
+            fw = [evb.infer(w) for w in ws]
+    np.testing.assert_array_equal(sim, ref)
+    np.testing.assert_array_equal(np.stack([r.raw for r in fw]), ref)
+    assert all(r.rtt_s > 0 for r in fw)

@@ -42,7 +42,8 @@ def kernel_sources() -> list[Path]:
 
 
 def build_shared_library(model_dirs: Sequence[str | Path], out_path: str | Path, cc: str = "gcc",
-                         opt: str = "-O2", extra_flags: Sequence[str] = ()) -> Path:
+                         opt: str = "-O2", extra_flags: Sequence[str] = (),
+                         extra_sources: Sequence[str | Path] = ()) -> Path:
     """Compile the kernel library and every ``model_dir/model_aot.c`` into one shared library.
 
     Each model_aot.c includes its own model_aot.h from its directory (quoted includes search the
@@ -53,7 +54,7 @@ def build_shared_library(model_dirs: Sequence[str | Path], out_path: str | Path,
     out_path = Path(out_path)
     obj_dir = out_path.parent / (out_path.name + ".obj")
     obj_dir.mkdir(parents=True, exist_ok=True)
-    sources = list(kernel_sources()) + [Path(d) / "model_aot.c" for d in model_dirs]
+    sources = list(kernel_sources()) + [Path(d) / "model_aot.c" for d in model_dirs] + [Path(p) for p in extra_sources]
     flags = ["-std=c99", opt, "-fPIC", "-Wall", "-Wextra", "-Werror", f"-I{kernel_dir()}", *extra_flags]
 
     def compile_one(job: tuple[int, Path]) -> Path:
