@@ -168,3 +168,29 @@ def test_tile_starts_cover_the_night():
     assert data.tile_starts(50, 16).tolist() == [0, 16, 32, 34]
     assert data.tile_starts(48, 16).tolist() == [0, 16, 32]
     assert data.tile_starts(48, 16, max_windows=2).tolist() == [0, 16]
+
+
+def test_dataset_weights_and_per_dataset_counts_shape_the_training_stream(tmp_path):
+    write_toy_store(tmp_path / "store", subjects=2, frames=40, dataset="a")
+    write_toy_store(tmp_path / "store", subjects=2, frames=40, dataset="b", seed=1)
+    params = toy_params(tmp_path, datasets=[{"name": "a"}, {"name": "b"}], samples_per_subject=[10, 10],
+                        dataset_weights=[3.0, 1.0], batch_size=20)
+    refs = data.list_subjects(params)
+    subjects = data.load_subjects(refs, params, "stage")
+    bank = data.WindowBank(subjects, 16, 4)
+    # Mark every frame with its subject index to see where windows came from.
+    bank.x[:] = np.repeat(np.arange(len(subjects)), [s.num_frames for s in subjects])[:, None]
+    stream = data.train_stream(bank, params, np.random.default_rng(0), None)
+    origin = np.concatenate([next(stream)[0][:, 0, 0] for _ in range(4)]).astype(int)  # two full rounds
+    counts = np.bincount(origin, minlength=4)
+    assert counts.tolist() == [30, 30, 10, 10]  # 10 * 3/2 per "a" subject, 10 * 1/2 per "b" subject, per round
+
+
+def test_feat_cols_select_and_unknown_column_names_the_file(tmp_path):
+    write_toy_store(tmp_path / "store", subjects=3, frames=40)
+    params = toy_params(tmp_path, feature={"name": "toyfeat", "save_path": str(tmp_path / "store"), "feat_cols": ["f3", "f1"]})
+    s = data.load_subject(data.list_subjects(params)[0], params, "stage")
+    assert s.x.shape[1] == 2 and s.feature_names == ["f3", "f1"]
+    bad = toy_params(tmp_path, feature={"name": "toyfeat", "save_path": str(tmp_path / "store"), "feat_cols": ["hr"]})
+    with pytest.raises(SleepkitError, match=r"S000\.h5: feature\.feat_cols \['hr'\] not in the store"):
+        data.load_subject(data.list_subjects(bad)[0], bad, "stage")

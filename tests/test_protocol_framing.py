@@ -101,7 +101,7 @@ def test_fuzz_decoder_random_bytes(data):
     assert events[-1] == Frame(4, 200, b"ok")
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(
     payload=st.binary(max_size=300),
     seq=st.integers(0, 255),

@@ -99,6 +99,13 @@ def single_op_cases(seed: int = 0, per_op: int | None = None) -> list[OpCase]:
         r = _range(rng)
         add("DEPTHWISE_CONV_2D", _dw_builder(rng, (1, h, w, cin), (kh, kw, cin, mult), stride, dil, padding, r), [r])
 
+    # Wide depthwise layers: more channels than the kernel accumulates at once (32).
+    for i in range(2 * n):
+        cin, mult = (int(rng.integers(33, 49)), 1) if i % 2 == 0 else (int(rng.integers(17, 25)), 2)
+        h, kh = int(rng.integers(3, 9)), int(rng.integers(1, 4))
+        r = _range(rng)
+        add("DEPTHWISE_CONV_2D", _dw_builder(rng, (1, h, 1, cin), (kh, 1, cin, mult), (1, 1), (2, 1), "SAME", r), [r])
+
     # FULLY_CONNECTED: per-channel and per-tensor weights, 2-D and keep-dims 3-D inputs.
     for i in range(8 * n):
         k, units = int(rng.integers(1, 41)), int(rng.integers(1, 17))

@@ -6,12 +6,12 @@ It is built in 2-D form ``[T, 1, C]`` so that every layer lowers to a single TFL
 * dilated depthwise conv  -> explicit ``ZeroPadding2D`` (PAD) + ``DepthwiseConv2D((k, 1), dilation)``;
   padding by hand keeps the converter from inserting SPACE_TO_BATCH_ND/BATCH_TO_SPACE_ND,
 * pointwise conv          -> ``Conv2D(1x1)`` (CONV_2D, batch norm and ReLU fused at conversion),
-* squeeze-excite          -> ``GlobalAveragePooling2D`` (MEAN) + ``Dense`` (FULLY_CONNECTED) +
+* squeeze-excite          -> ``GlobalAveragePooling2D`` (MEAN) + 1x1 ``Conv2D`` (CONV_2D) +
   sigmoid (LOGISTIC) + ``Multiply`` (MUL),
 * residual                -> ``Add`` (ADD).
 
-Only CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MUL, MEAN, RESHAPE, SOFTMAX, PAD, LOGISTIC (plus
-QUANTIZE/DEQUANTIZE at the boundaries) appear after int8 conversion.
+Only CONV_2D, DEPTHWISE_CONV_2D, ADD, MUL, MEAN, RESHAPE, LOGISTIC, plus PAD (causal) and SOFTMAX
+(``use_logits=False``), appear after int8 conversion.
 """
 
 from __future__ import annotations
@@ -93,8 +93,11 @@ def build_tcn(input_shape: tuple[int, int], num_classes: int, **params: Any):
         y = layers.ReLU(name=f"{name}_pw_relu")(y)
         # Squeeze-excite: re-weight channels by a summary of the whole window.
         s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_pool")(y)
-        s = layers.Dense(se_units, activation="relu", name=f"{name}_se_fc1")(s)
-        s = layers.Dense(filters, activation="sigmoid", name=f"{name}_se_fc2")(s)
+        # 1x1 convolutions rather than Dense: the converter quantises both per channel, and TFLite's
+        # reference FULLY_CONNECTED per-channel kernel differs from TFLM's by 1 LSB on some inputs,
+        # while CONV_2D is bit-exact between the two.
+        s = layers.Conv2D(se_units, 1, activation="relu", name=f"{name}_se_fc1")(s)
+        s = layers.Conv2D(filters, 1, activation="sigmoid", name=f"{name}_se_fc2")(s)
         y = layers.Multiply(name=f"{name}_se_scale")([y, s])
         if arch["dropout"]:
             y = layers.Dropout(float(arch["dropout"]), name=f"{name}_drop")(y)

@@ -8,6 +8,7 @@ the first test subject (sorted), cut to ``demo_size`` feature frames when set.
 from __future__ import annotations
 
 import dataclasses
+import json
 import webbrowser
 
 import numpy as np
@@ -38,6 +39,15 @@ def run(params: TaskParams, task: Task) -> dict:
     tflite_path = params.job_dir / "export" / "model.tflite"
     if not tflite_path.is_file():
         raise SleepkitError(f"{tflite_path} does not exist; run `sleepkit export` first")
+    extra = {"model": str(tflite_path)}
+    export_json = tflite_path.with_name("export.json")
+    if export_json.is_file():
+        verified = bool(json.loads(export_json.read_text()).get("verified", False))
+        extra["export verified"] = verified
+        if not verified:
+            logger.warning("%s failed export verification (see %s); running it anyway", tflite_path, export_json)
+    else:
+        logger.warning("no %s next to the model; it was not verified against TFLM", export_json)
     night = _night(params, task)
     windows, starts = data.tiled_windows(night, params.frame_size)
     backend_cls = BackendFactory.get(params.backend)
@@ -65,7 +75,7 @@ def run(params: TaskParams, task: Task) -> dict:
     result = DemoResult(
         subject=night.ref.key, backend=backend_cls.name, class_names=names, frame_seconds=night.frame_seconds,
         true=true, pred=pred, window_times_s=np.asarray(times), frames_per_window=params.frame_size,
-        keras_pred=keras_pred, extra={"model": str(tflite_path)},
+        keras_pred=keras_pred, extra=extra,
     )
     job = params.job_dir
     with atomic_path(job / "demo_outputs.npz") as tmp, open(tmp, "wb") as fh:

@@ -90,7 +90,7 @@ class ProtocolClient:
         self.link.timeout = 0  # non-blocking reads; waiting is done with select
         try:
             self._fd = self.link.fileno()
-        except (AttributeError, OSError, NotImplementedError, Exception):  # noqa: BLE001 - any port without a fd
+        except Exception:  # noqa: BLE001 - ports without a file descriptor (rfc2217://, loop://) poll instead
             self._fd = None
 
     # ------------------------------------------------------------------------------------ raw I/O
@@ -183,7 +183,7 @@ class ProtocolClient:
                     self.stats.payload_in += len(event.payload)
                     return event.payload
                 if event.type == MsgType.ERROR:
-                    err = m.unpack_error(event.payload)
+                    err = self._parse(f"{what} error reply", m.unpack_error, event.payload)
                     # TOO_LARGE for a payload that fits the device means the link merged frames
                     # (a lost delimiter): a transmission fault like a bad CRC.
                     fits = self.max_payload is not None and len(payload) <= self.max_payload

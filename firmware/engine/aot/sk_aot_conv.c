@@ -13,34 +13,43 @@ static inline int8_t requantize_acc(int32_t acc, int32_t multiplier, int32_t shi
     return (int8_t)sk_clamp32(acc, act_min, act_max);
 }
 
+/* Taps k in [*first, *last) with origin + dilation * k inside [0, size): the window's valid part, so
+ * the inner loops need no bounds checks. Skipping the rest is what the reference kernels do. */
+static void valid_taps(int32_t origin, int32_t dilation, int32_t taps, int32_t size, int32_t *first, int32_t *last) {
+    int32_t k0 = 0, k1 = taps;
+    if (origin < 0) {
+        k0 = (-origin + dilation - 1) / dilation;
+    }
+    if (origin + dilation * (taps - 1) >= size) {
+        k1 = size - origin <= 0 ? 0 : (size - origin + dilation - 1) / dilation;
+    }
+    *first = k0;
+    *last = k1 > k0 ? k1 : k0;
+}
+
 void sk_aot_conv_s8(const sk_aot_conv_params_t *p, const int8_t *input, int8_t *output) {
     const int32_t groups = p->in_c / p->filter_in_c;
     const int32_t filters_per_group = p->out_c / groups;
-    int32_t b, oy, ox, oc, ky, kx, ic;
+    const size_t filter_oc_stride = (size_t)p->k_h * p->k_w * p->filter_in_c;
+    int32_t b, oy, ox, oc, ky, kx, ic, ky0, ky1, kx0, kx1;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; oy++) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            valid_taps(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                int8_t *out_px = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
+                valid_taps(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
                 for (oc = 0; oc < p->out_c; oc++) {
-                    const int32_t group = oc / filters_per_group;
-                    const int8_t *filter_oc = p->filter + (size_t)oc * p->k_h * p->k_w * p->filter_in_c;
+                    const int8_t *filter_oc = p->filter + (size_t)oc * filter_oc_stride;
+                    const size_t group_off = (size_t)(oc / filters_per_group) * p->filter_in_c;
                     int32_t acc = 0;
-                    for (ky = 0; ky < p->k_h; ky++) {
-                        const int32_t iy = iy0 + p->dil_h * ky;
-                        if (iy < 0 || iy >= p->in_h) {
-                            continue;
-                        }
-                        for (kx = 0; kx < p->k_w; kx++) {
-                            const int32_t ix = ix0 + p->dil_w * kx;
-                            const int8_t *in_px;
-                            const int8_t *f_px;
-                            if (ix < 0 || ix >= p->in_w) {
-                                continue;
-                            }
-                            in_px = in_b + ((size_t)iy * p->in_w + ix) * p->in_c + (size_t)group * p->filter_in_c;
-                            f_px = filter_oc + ((size_t)ky * p->k_w + kx) * p->filter_in_c;
+                    for (ky = ky0; ky < ky1; ky++) {
+                        const int8_t *in_row = in_b + (size_t)(iy0 + p->dil_h * ky) * p->in_w * p->in_c + group_off;
+                        for (kx = kx0; kx < kx1; kx++) {
+                            const int8_t *in_px = in_row + (size_t)(ix0 + p->dil_w * kx) * p->in_c;
+                            const int8_t *f_px = filter_oc + ((size_t)ky * p->k_w + kx) * p->filter_in_c;
                             for (ic = 0; ic < p->filter_in_c; ic++) {
                                 acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + p->input_offset);
                             }
@@ -49,45 +58,59 @@ void sk_aot_conv_s8(const sk_aot_conv_params_t *p, const int8_t *input, int8_t *
                     if (p->bias) {
                         acc += p->bias[oc];
                     }
-                    output[(((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c + oc] = requantize_acc(
-                        acc, p->multiplier[oc], p->shift[oc], p->output_offset, p->act_min, p->act_max);
+                    out_px[oc] = requantize_acc(acc, p->multiplier[oc], p->shift[oc], p->output_offset, p->act_min,
+                                                p->act_max);
                 }
             }
         }
     }
 }
 
+/* Channels accumulated together per output pixel: contiguous input/filter rows, small stack. */
+#define SK_DW_CHUNK 32
+
 void sk_aot_depthwise_conv_s8(const sk_aot_conv_params_t *p, const int8_t *input, int8_t *output) {
-    int32_t b, oy, ox, ic, m, ky, kx;
+    const int32_t dm = p->depth_multiplier;
+    int32_t acc[SK_DW_CHUNK];
+    int32_t b, oy, ox, ky, kx, c0, c, n, ky0, ky1, kx0, kx1;
     for (b = 0; b < p->batches; b++) {
         const int8_t *in_b = input + (size_t)b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; oy++) {
             const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            valid_taps(iy0, p->dil_h, p->k_h, p->in_h, &ky0, &ky1);
             for (ox = 0; ox < p->out_w; ox++) {
                 const int32_t ix0 = ox * p->stride_w - p->pad_w;
                 int8_t *out_px = output + (((size_t)b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                for (ic = 0; ic < p->in_c; ic++) {
-                    for (m = 0; m < p->depth_multiplier; m++) {
-                        const int32_t oc = m + ic * p->depth_multiplier;
-                        int32_t acc = 0;
-                        for (ky = 0; ky < p->k_h; ky++) {
-                            const int32_t iy = iy0 + p->dil_h * ky;
-                            if (iy < 0 || iy >= p->in_h) {
-                                continue;
-                            }
-                            for (kx = 0; kx < p->k_w; kx++) {
-                                const int32_t ix = ix0 + p->dil_w * kx;
-                                if (ix < 0 || ix >= p->in_w) {
-                                    continue;
+                valid_taps(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
+                /* Output channel oc reads input channel oc / depth_multiplier. */
+                for (c0 = 0; c0 < p->out_c; c0 += SK_DW_CHUNK) {
+                    n = p->out_c - c0 < SK_DW_CHUNK ? p->out_c - c0 : SK_DW_CHUNK;
+                    for (c = 0; c < n; c++) {
+                        acc[c] = 0;
+                    }
+                    for (ky = ky0; ky < ky1; ky++) {
+                        const int32_t iy = iy0 + p->dil_h * ky;
+                        for (kx = kx0; kx < kx1; kx++) {
+                            const int8_t *in_px = in_b + ((size_t)iy * p->in_w + (ix0 + p->dil_w * kx)) * p->in_c;
+                            const int8_t *f_px = p->filter + ((size_t)ky * p->k_w + kx) * p->out_c + c0;
+                            if (dm == 1) {
+                                for (c = 0; c < n; c++) {
+                                    acc[c] += (int32_t)f_px[c] * ((int32_t)in_px[c0 + c] + p->input_offset);
                                 }
-                                acc += (int32_t)p->filter[((size_t)ky * p->k_w + kx) * p->out_c + oc] *
-                                       ((int32_t)in_b[((size_t)iy * p->in_w + ix) * p->in_c + ic] + p->input_offset);
+                            } else {
+                                for (c = 0; c < n; c++) {
+                                    acc[c] += (int32_t)f_px[c] * ((int32_t)in_px[(c0 + c) / dm] + p->input_offset);
+                                }
                             }
                         }
+                    }
+                    for (c = 0; c < n; c++) {
+                        const int32_t oc = c0 + c;
+                        int32_t a = acc[c];
                         if (p->bias) {
-                            acc += p->bias[oc];
+                            a += p->bias[oc];
                         }
-                        out_px[oc] = requantize_acc(acc, p->multiplier[oc], p->shift[oc], p->output_offset,
+                        out_px[oc] = requantize_acc(a, p->multiplier[oc], p->shift[oc], p->output_offset,
                                                     p->act_min, p->act_max);
                     }
                 }
