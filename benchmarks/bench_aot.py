@@ -122,9 +122,23 @@ def m4_size(sources: list[Path], includes: list[Path], work: Path, name: str) ->
         if res.returncode != 0:
             return {"error": res.stderr[-300:]}
         objs.append(str(obj))
-    res = run(["arm-none-eabi-size", "-t", *objs])
-    total = res.stdout.strip().splitlines()[-1].split()
-    return {"text": int(total[0]), "data": int(total[1]), "bss": int(total[2])}
+    sizes = {"flash": 0, "ram": 0, "arena": 0}
+    for obj in objs:
+        for line in run(["arm-none-eabi-size", "-A", obj]).stdout.splitlines():
+            parts = line.split()
+            if len(parts) < 2 or not parts[1].isdigit() or not parts[0].startswith("."):
+                continue
+            sec, n = parts[0], int(parts[1])
+            if sec.startswith(".sk_arena"):
+                sizes["arena"] += n
+            elif sec.startswith((".text", ".rodata")):
+                sizes["flash"] += n
+            elif sec.startswith(".data"):
+                sizes["flash"] += n
+                sizes["ram"] += n
+            elif sec.startswith(".bss"):
+                sizes["ram"] += n
+    return sizes
 
 
 def firmware_size(model_dir: Path, engine: str, work: Path) -> dict:
@@ -196,9 +210,9 @@ def main() -> None:
             print(f"  instructions/inference (host, callgrind): aot {ins.get('aot')}, tflm {ins.get('tflm')}, "
                   f"ratio {ins.get('aot_over_tflm')} {ins.get('skipped', '')}")
             mo = entry["m4_model_object"]
-            if mo and "text" in mo:
-                print(f"  Cortex-M4 model_aot.o: flash {mo['text'] + mo['data']} B ({(mo['text'] + mo['data']) / entry['tflite_bytes']:.2f}x the .tflite), "
-                      f"arena (bss) {mo['bss']} B; kernel library flash {kernels['text'] if kernels else '?'} B")
+            if mo and "flash" in mo:
+                print(f"  Cortex-M4 model_aot.o: flash {mo['flash']} B ({mo['flash'] / entry['tflite_bytes']:.2f}x the .tflite), "
+                      f"arena {mo['arena']} B; kernel library flash {kernels['flash'] if kernels else '?'} B")
             for eng in ("aot", "tflm"):
                 fw = entry[f"firmware_{eng}"]
                 print(f"  firmware mps2-an386 ENGINE={eng}: " + (f"flash {fw['flash']} B, RAM {fw['ram']} B (incl. stack)"

@@ -14,14 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the toy feature-store writer lives with the tests
 
 from test_data_split import write_toy_store  # noqa: E402
 
-from sleepkit import data  # noqa: E402
 from sleepkit.params import TaskParams  # noqa: E402
 from sleepkit.tasks.stage import StageTask  # noqa: E402
 
@@ -36,8 +34,6 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--arch", default=None, help='architecture params as JSON, e.g. \'{"filters": 32}\'')
     args = ap.parse_args()
-
-    import keras
 
     from sleepkit.convert import convert_int8
     from sleepkit.modes.train import compile_model, prepare
@@ -86,7 +82,8 @@ def main() -> None:
     print(f"model              : {model.count_params()} params, {weights} int8 weights, {macs} MACs/window "
           f"({macs / args.frame_size:.0f}/frame), {len(tflite)} B .tflite")
     print(f"host TFLM          : arena {tflm_arena_bytes(tflite)} B, {tflm_ms:.2f} ms/window (incl. interpreter setup share)")
-    print(f"cpu threads        : {keras.config.backend()} backend, store {bank.x.shape[0]} frames")
+    print(f"store              : {bank.x.shape[0]} frames in {len(bank.subjects)} training subjects, "
+          f"window {args.frame_size} x {args.features}, batch {args.batch_size}")
 
 
 if __name__ == "__main__":

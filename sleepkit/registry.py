@@ -76,10 +76,20 @@ for _name, _target in {
     "stages": "sleepkit.datasets.stages:StagesDataset",
     "cmidss": "sleepkit.datasets.cmidss:CmidssDataset",
     "ysyw": "sleepkit.datasets.ysyw:YsywDataset",
+    "apnea-ecg": "sleepkit.datasets.apnea_ecg:ApneaEcgDataset",
+    "walch": "sleepkit.datasets.walch:WalchDataset",
 }.items():
     DatasetFactory.register(_name, _target)
 
 FeatureFactory.register("FS-W-PA-14", "sleepkit.features.fs_w_pa_14:FS_W_PA_14")
+FeatureFactory.register("FS-W-A-5", "sleepkit.features.fs_w_a_5:FS_W_A_5")
+FeatureFactory.register("FS-W-P-5", "sleepkit.features.fs_w_p_5:FS_W_P_5")
+FeatureFactory.register("FS-W-P-40", "sleepkit.features.fs_w_p_40:FS_W_P_40")
+FeatureFactory.register("FS-C-EAR-9", "sleepkit.features.fs_c_ear_9:FS_C_EAR_9")
+FeatureFactory.register("FS-H-E-10", "sleepkit.features.fs_h_e_10:FS_H_E_10")
+FeatureFactory.register("FS-RR-12", "sleepkit.features.fs_rr_12:FS_RR_12")
+FeatureFactory.register("table", "sleepkit.features.table_import:TableFeatureSet")
+FeatureFactory.register("WALCH-5", "sleepkit.features.table_import:WALCH_5")
 
 ModelFactory.register("tcn", "sleepkit.models.tcn:build_tcn")
 

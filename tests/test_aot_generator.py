@@ -79,11 +79,16 @@ def test_unsupported_op_is_refused_by_name(tanh_model, tmp_path):
     assert not (tmp_path / "out" / "model_aot.c").exists()
 
 
-def test_malformed_or_missing_files_raise_sleepkit_error(tmp_path):
+def test_malformed_or_missing_files_raise_sleepkit_error(tanh_model, tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(SleepkitError, match="bad.tflite"):
         generate(bad, tmp_path / "out")
+    good = tanh_model.read_bytes()
+    for cut in (12, 100, len(good) // 2):
+        bad.write_bytes(good[:cut])
+        with pytest.raises(SleepkitError, match="bad.tflite"):
+            generate(bad, tmp_path / "out")
     with pytest.raises(SleepkitError, match="missing.tflite"):
         generate(tmp_path / "missing.tflite", tmp_path / "out")
 

@@ -74,8 +74,10 @@ def _random_inputs(shape, n: int, seed: int) -> list[np.ndarray]:
 def test_whole_model_bit_exact_with_tflm(models, tmp_path, name):
     d, summary = models[name]
     ops = summary["op_counts"]
-    for op in ("DEPTHWISE_CONV_2D", "CONV_2D", "MEAN", "FULLY_CONNECTED", "LOGISTIC", "MUL", "ADD", "SOFTMAX"):
-        assert op in ops, f"{name}: expected {op} in the converted model, got {ops}"
+    expected = {"DEPTHWISE_CONV_2D", "CONV_2D", "MEAN", "LOGISTIC", "MUL", "ADD", "SOFTMAX"}
+    if name == "tcn_like":  # its squeeze-excite uses Dense layers (the project TCN uses 1x1 convs)
+        expected.add("FULLY_CONNECTED")
+    assert expected <= set(ops), f"{name}: converted model has {ops}"
     lib = host.load(host.build_shared_library([d], tmp_path / "model.so"))
     model = host.HostModel(lib, f"{name}_")
     model_bytes = (d / "model.tflite").read_bytes()

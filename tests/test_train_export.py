@@ -23,7 +23,7 @@ from test_data_split import toy_params, write_toy_store
 ARCH = {"name": "tcn", "params": {"input_filters": 12, "filters": 12, "kernel_size": 3, "dilations": [1, 2, 4], "se_ratio": 4}}
 SETTINGS = dict(
     frame_size=48, epochs=3, steps_per_epoch=15, batch_size=16, samples_per_subject=8, val_steps_per_epoch=2,
-    class_weights="balanced", val_metric="f1", lr_rate=3e-3, architecture=ARCH, tflm_var_name="g_toy_model",
+    class_weights="balanced", val_metric="f1", lr_rate=1e-2, architecture=ARCH, tflm_var_name="g_toy_model",
     test_metric_threshold=0.9, display_report=False, demo_size=150,
 )
 
@@ -65,8 +65,8 @@ def test_train_writes_best_model_history_and_split(pipeline):
     assert (job / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     split = json.loads((job / "split.json").read_text())
     assert not set(split["train"]) & set(split["test"]) and len(split["test"]) == 1
-    # The toy data is learnable: validation beats chance (4 classes) after 3 short epochs.
-    assert max(f1) > 0.4
+    # The toy data is learnable: validation is far above chance (4 classes) after 3 short epochs.
+    assert max(f1) > 0.6
 
 
 def test_evaluate_metrics_json(pipeline):
@@ -75,7 +75,7 @@ def test_evaluate_metrics_json(pipeline):
     cm = np.array(m["confusion_matrix"])
     assert cm.shape == (4, 4) and cm.sum() == m["frames"] > 0
     assert m["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
-    assert m["accuracy"] > 0.4 and -1 <= m["kappa"] <= 1
+    assert m["accuracy"] > 0.6 and 0.4 < m["kappa"] <= 1
     assert set(m["per_class_recall"]) == {"WAKE", "N1+N2", "N3", "REM"}
     subj = m["per_subject"][0]
     assert subj["tst_min_true"] > 0 and 0 < subj["sleep_efficiency_true"] <= 1
@@ -86,7 +86,7 @@ def test_evaluate_threshold_drops_unsure_frames(pipeline, tmp_path):
     params, s, _ = pipeline
     job = tmp_path / "job"
     job.mkdir()
-    sure = params.model_copy(update={"job_dir": job, "model_file": params.job_dir / "model.keras", "threshold": 0.9})
+    sure = params.model_copy(update={"job_dir": job, "model_file": params.job_dir / "model.keras", "threshold": 0.5})
     summary = StageTask().run("evaluate", sure)
     m = json.loads((job / "metrics.json").read_text())
     assert 0 < m["coverage"] < 1 and summary["frames"] < s["evaluate"]["frames"]

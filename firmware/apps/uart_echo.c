@@ -8,6 +8,7 @@
  *   B<ms>       stay busy for <ms> without reading the UART (like an inference), reply "BUSY <elapsed>"
  *   L           write a line to the debug console (semihosting), reply "LOGGED"
  *   X<code>     exit with <code>
+ *   F           execute an undefined instruction (the board's fault path must end the run)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +89,9 @@ int main(void)
             }
             case 'X':
                 board_exit((int)strtol(line + 1, NULL, 10));
+                break;
+            case 'F':
+                __builtin_trap();
                 break;
             default:
                 reply("ERR\n");

@@ -43,8 +43,9 @@ def c_string(s: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _comment(s: str) -> str:
-    return s.replace("*/", "* /").replace("\n", " ")
+def _comment(s: str, limit: int = 72) -> str:
+    s = s.replace("*/", "* /").replace("\n", " ")
+    return s if len(s) <= limit else s[: limit - 3] + "..."
 
 
 def _literal(v, prefix: str) -> str:

@@ -1,8 +1,9 @@
 """Lower each TFLite operator to one call of the C kernel library (firmware/engine/aot/sk_aot.h).
 
-Every check TFLM makes in an op's Prepare() is made here too, so a model TFLM would refuse is
-refused at generate time (with the file, operator index and reason) instead of producing code that
-silently differs. The quantisation constants follow ``quantmath``.
+The checks TFLM's Prepare() makes that decide an op's arithmetic (shapes, padding, quantisation
+constraints) are repeated here, so a model the kernels could not reproduce is refused at generate
+time, naming the file, operator index and reason, instead of producing code that silently differs.
+The quantisation constants follow ``quantmath``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ SUPPORTED_OPS = (
     "QUANTIZE", "DEQUANTIZE", "PAD", "AVERAGE_POOL_2D", "MAX_POOL_2D", "LOGISTIC", "CONCATENATION",
     "EXPAND_DIMS", "SQUEEZE",
 )
-ALIAS_OPS = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE")
 MAX_DIMS = 6
+_MIN_INPUTS = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "ADD": 2, "MUL": 2, "MEAN": 2,
+               "PAD": 2}
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class _Lowerer:
         return t
 
     def const(self, op: Operator, idx: int, role: str, type_name: str) -> Tensor:
+        if idx < 0:
+            raise self.fail(op, f"{role} tensor is missing")
         t = self.t(idx)
         if not t.is_constant:
             raise self.fail(op, f"{role} tensor '{t.name}' must be a constant")
@@ -87,6 +91,24 @@ class _Lowerer:
             raise self.fail(op, f"fused activation {act} is not supported")
         return qm.activation_range(act, out.scale, out.zero_point)
 
+    def _fold_input_offset(self, key: str, foldable: bool, input_offset: int, filter_sums: np.ndarray,
+                           bias: Tensor | None, arrays: list[ConstArray]) -> tuple[int, ConstRef | None]:
+        """Move ``input_offset * sum(filter)`` into a per-op bias so the kernel's MAC loop skips the add.
+
+        Integer sums are exact and wrap identically, so the requantised result is unchanged. Only
+        valid when every tap of every window is inside the input (padding taps are skipped by the
+        reference kernels, which would make the folded sum wrong at the borders).
+        """
+        bias_ref = ConstRef(f"t{bias.index}") if bias is not None else None
+        if not foldable or input_offset == 0:
+            return input_offset, bias_ref
+        base = bias.data.astype(np.int64).reshape(-1) if bias is not None else np.zeros(len(filter_sums), np.int64)
+        folded = base + input_offset * filter_sums
+        if folded.min() < -(1 << 31) or folded.max() >= (1 << 31):
+            return input_offset, bias_ref
+        arrays.append(ConstArray(f"{key}_bias", "int32_t", folded))
+        return 0, ConstRef(f"{key}_bias")
+
     def optional_input(self, op: Operator, pos: int) -> int:
         return op.inputs[pos] if len(op.inputs) > pos else -1
 
@@ -98,6 +120,9 @@ class _Lowerer:
                 f"(supported: {', '.join(SUPPORTED_OPS)})")
         if len(op.outputs) != 1:
             raise self.fail(op, f"expected 1 output, found {len(op.outputs)}")
+        needed = _MIN_INPUTS.get(op.opname, 1)
+        if len(op.inputs) < needed:
+            raise self.fail(op, f"expected at least {needed} inputs, found {len(op.inputs)}")
         return getattr(self, "op_" + op.opname.lower())(op)
 
     def _conv_common(self, op: Operator, depthwise: bool) -> Step:
@@ -145,12 +170,17 @@ class _Lowerer:
         k = f"op{op.index}"
         arrays = [ConstArray(f"{k}_mult", "int32_t", np.array(mults, np.int64)),
                   ConstArray(f"{k}_shift", "int32_t", np.array(shifts, np.int64))]
+        # Every window lies inside the input (no padding taps are skipped): the input offset can be
+        # folded into the bias, as sum(f * (x + off)) == sum(f * x) + off * sum(f) exactly.
+        inside = (pad_h == 0 and pad_w == 0 and (oh - 1) * sh + (kh - 1) * dh < ih
+                  and (ow - 1) * sw + (kw - 1) * dw < iw)
+        filter_sums = flt.data.astype(np.int64).sum(axis=(0, 1, 2) if depthwise else (1, 2, 3))
+        input_offset, bias_ref = self._fold_input_offset(k, inside, -inp.zero_point, filter_sums, bias, arrays)
         params = dict(
             batches=b, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, k_h=kh, k_w=kw,
             filter_in_c=fic, stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=pad_h, pad_w=pad_w,
-            depth_multiplier=dm, input_offset=-inp.zero_point, output_offset=out.zero_point,
-            act_min=act_min, act_max=act_max, filter=ConstRef(f"t{flt.index}"),
-            bias=ConstRef(f"t{bias.index}") if bias is not None else None,
+            depth_multiplier=dm, input_offset=input_offset, output_offset=out.zero_point,
+            act_min=act_min, act_max=act_max, filter=ConstRef(f"t{flt.index}"), bias=bias_ref,
             multiplier=ConstRef(f"{k}_mult"), shift=ConstRef(f"{k}_shift"))
         kernel = "sk_aot_depthwise_conv_s8" if depthwise else "sk_aot_conv_s8"
         return Step(op, kernel, "sk_aot_conv_params_t", params, [inp.index], out.index, arrays=arrays)
@@ -193,11 +223,14 @@ class _Lowerer:
         act_min, act_max = self.activation(op, out)
         arrays = [ConstArray(f"{k}_mult", "int32_t", np.array(mults, np.int64)),
                   ConstArray(f"{k}_shift", "int32_t", np.array(shifts, np.int64))]
+        # With symmetric weights the input offset folds into the bias (see _fold_input_offset).
+        filter_sums = flt.data.reshape(-1, accum)[:out_depth].astype(np.int64).sum(axis=1)
+        input_offset, bias_ref = self._fold_input_offset(k, filter_offset == 0, -inp.zero_point, filter_sums,
+                                                         bias, arrays)
         params = dict(
-            batches=batches, accum_depth=accum, out_depth=out_depth, input_offset=-inp.zero_point,
+            batches=batches, accum_depth=accum, out_depth=out_depth, input_offset=input_offset,
             filter_offset=filter_offset, output_offset=out.zero_point, act_min=act_min, act_max=act_max,
-            per_channel=int(per_channel), filter=ConstRef(f"t{flt.index}"),
-            bias=ConstRef(f"t{bias.index}") if bias is not None else None,
+            per_channel=int(per_channel), filter=ConstRef(f"t{flt.index}"), bias=bias_ref,
             multiplier=ConstRef(f"{k}_mult"), shift=ConstRef(f"{k}_shift"))
         return Step(op, "sk_aot_fully_connected_s8", "sk_aot_fc_params_t", params, [inp.index], out.index,
                     arrays=arrays)

@@ -164,9 +164,6 @@ def _buffer_bytes(model, model_bytes: bytes, index: int) -> bytes | None:
 
 
 def read_tflite(path: str | Path) -> Graph:
-    import tflite
-    from tflite.utils import opcode2name
-
     path = Path(path)
     try:
         model_bytes = path.read_bytes()
@@ -175,10 +172,19 @@ def read_tflite(path: str | Path) -> Graph:
     if len(model_bytes) < 8 or model_bytes[4:8] != b"TFL3":
         raise SleepkitError(f"{path}: not a TFLite flatbuffer (file identifier 'TFL3' missing)")
     try:
-        model = tflite.Model.GetRootAsModel(model_bytes, 0)
-        n_subgraphs = model.SubgraphsLength()
-    except Exception as exc:  # flatbuffers raises assorted errors on truncated input
-        raise SleepkitError(f"{path}: malformed TFLite flatbuffer ({exc})") from exc
+        return _parse(path, model_bytes)
+    except SleepkitError:
+        raise
+    except Exception as exc:  # flatbuffer accessors raise assorted errors on corrupt offsets
+        raise SleepkitError(f"{path}: malformed TFLite flatbuffer ({type(exc).__name__}: {exc})") from exc
+
+
+def _parse(path: Path, model_bytes: bytes) -> Graph:
+    import tflite
+    from tflite.utils import opcode2name
+
+    model = tflite.Model.GetRootAsModel(model_bytes, 0)
+    n_subgraphs = model.SubgraphsLength()
     if n_subgraphs != 1:
         raise SleepkitError(f"{path}: subgraphs: the AOT generator supports exactly 1 subgraph, found {n_subgraphs}")
     sg = model.Subgraphs(0)
@@ -220,6 +226,8 @@ def read_tflite(path: str | Path) -> Graph:
     operators: list[Operator] = []
     for i in range(sg.OperatorsLength()):
         op = sg.Operators(i)
+        if not 0 <= op.OpcodeIndex() < model.OperatorCodesLength():
+            raise SleepkitError(f"{path}: operator #{i} refers to operator code {op.OpcodeIndex()}, which does not exist")
         code = model.OperatorCodes(op.OpcodeIndex())
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
         if builtin == 32:  # CUSTOM
@@ -232,10 +240,14 @@ def read_tflite(path: str | Path) -> Graph:
                 opname = f"BUILTIN_{builtin}"
         inputs = [int(x) for x in op.InputsAsNumpy()] if op.InputsLength() else []
         outputs = [int(x) for x in op.OutputsAsNumpy()] if op.OutputsLength() else []
+        if any(not -1 <= t < len(tensors) for t in inputs) or any(not 0 <= t < len(tensors) for t in outputs):
+            raise SleepkitError(f"{path}: operator #{i} ({opname}) refers to a tensor index outside 0..{len(tensors) - 1}")
         operators.append(Operator(i, opname, inputs, outputs, _read_options(opname, op)))
 
     graph_inputs = [int(x) for x in sg.InputsAsNumpy()] if sg.InputsLength() else []
     graph_outputs = [int(x) for x in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
     if not graph_inputs or not graph_outputs:
         raise SleepkitError(f"{path}: subgraph 0 declares no inputs or no outputs")
+    if any(not 0 <= t < len(tensors) for t in graph_inputs + graph_outputs):
+        raise SleepkitError(f"{path}: subgraph 0 inputs/outputs refer to a tensor index outside 0..{len(tensors) - 1}")
     return Graph(path, tensors, operators, graph_inputs, graph_outputs, model_bytes)

@@ -28,8 +28,10 @@ Features, in order (units):
  8  ``lf_hf``           LF / HF power ratio (powers + 1e-4 ms², so a steady rhythm gives 1)
  9  ``rsp_bpm``         RR-derived respiration rate (breaths/min): largest local spectral peak of the
                         tachogram in 0.15–0.5 Hz (respiratory sinus arrhythmia) in the context window
-10  ``cvhr_acf``        cyclic variation of heart rate: the largest autocorrelation of the detrended
-                        context tachogram at lags of 20–120 s (0..1; apnea cycles give high values)
+10  ``cvhr_acf``        cyclic variation of heart rate: the highest local maximum of the autocorrelation
+                        of the 0.008–0.05 Hz band-passed tachogram in the context window at lags of
+                        20–120 s, the variance taken as variance + (5 ms)² (0..1; 0 without a peak;
+                        repeated apneas give high values)
 11  ``rr_qos``          seconds of clean NN intervals ending in the frame / frame seconds (0..1)
 ==  ==================  =============================================================================
 
@@ -63,6 +65,8 @@ LF_BAND = (0.04, 0.15)
 HF_BAND = (0.15, 0.40)
 RESP_BAND = (0.15, 0.50)
 CVHR_LAGS = (20.0, 120.0)  # s: apnea/arousal cycles
+CVHR_BAND = (0.008, 0.05)  # Hz: the same cycles as frequencies
+CVHR_FLOOR_MS = 5.0  # RR swings well below 5 ms are not a heart-rate cycle
 POWER_FLOOR_MS2 = 1e-4
 
 
@@ -83,23 +87,26 @@ def context_grid(grid: FrameGrid, context: float, duration: float) -> FrameGrid:
     return FrameGrid(context, grid.hop_seconds, starts)
 
 
-def max_autocorrelation(frames: np.ndarray, fs: float, lags: tuple[float, float]) -> np.ndarray:
-    """Largest normalised autocorrelation of each detrended row at lags in ``lags`` (s), via the FFT."""
+def cycle_strength(frames: np.ndarray, fs: float, lags: tuple[float, float], floor: float = 0.0) -> np.ndarray:
+    """Highest *local maximum* of each row's normalised autocorrelation at lags in ``lags`` (s), 0 when
+    there is none. A periodic swing gives a peak at its period; a slow random drift only a decaying
+    autocorrelation without one. FFT-based; each lag normalised by its number of sample pairs, the
+    variance by variance + ``floor``² (so a swing far smaller than ``floor`` — round-off, beat-time
+    quantisation — cannot look cyclic)."""
     n = frames.shape[1]
-    tc = np.arange(n) - (n - 1) / 2.0
-    slope = frames @ tc / max(float(tc @ tc), 1e-12)
-    x = frames - frames.mean(axis=1, keepdims=True) - slope[:, None] * tc
-    spec = np.fft.rfft(x, n=2 * n, axis=1)
-    acf = np.fft.irfft(np.abs(spec) ** 2, n=2 * n, axis=1)[:, :n]
-    lo = int(np.ceil(lags[0] * fs))
-    hi = min(int(np.floor(lags[1] * fs)), n - 1)
+    x = frames - frames.mean(axis=1, keepdims=True)
+    acf = np.fft.irfft(np.abs(np.fft.rfft(x, n=2 * n, axis=1)) ** 2, n=2 * n, axis=1)[:, :n]
+    lo = max(1, int(np.ceil(lags[0] * fs)))
+    hi = min(int(np.floor(lags[1] * fs)), n - 2)
     if hi < lo:
         return np.full(len(frames), np.nan)
-    # unbiased (per-lag) normalisation: a lag sees only n - k pairs
-    k = np.arange(lo, hi + 1)
+    k = np.arange(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (acf[:, lo : hi + 1] / (n - k)) / (acf[:, :1] / n)
-    return np.where(acf[:, 0] > 0, np.nanmax(r, axis=1), 0.0)
+        r = (acf / (n - k)) / (acf[:, :1] / n + floor * floor)
+    mid = r[:, lo : hi + 1]
+    local = (mid >= r[:, lo - 1 : hi]) & (mid >= r[:, lo + 1 : hi + 2])
+    best = np.where(local, mid, -np.inf).max(axis=1)
+    return np.where((acf[:, 0] > 0) & np.isfinite(best), np.clip(best, 0.0, 1.0), 0.0)
 
 
 class FS_RR_12(ConfiguredFeatureSet):
@@ -174,7 +181,8 @@ class FS_RR_12(ConfiguredFeatureSet):
         lf = dsp.band_power(freqs, spec, *LF_BAND)
         hf = dsp.band_power(freqs, spec, *HF_BAND)
         rsp = 60.0 * dsp.peak_frequency(freqs, spec, *RESP_BAND)
-        cvhr = max_autocorrelation(tm, TACHO_FS, CVHR_LAGS)
+        slow = dsp.bandpass(tacho_ms, TACHO_FS, *CVHR_BAND, order=2)
+        cvhr = cycle_strength(frame_matrix(slow, TACHO_FS, ctx), TACHO_FS, CVHR_LAGS, CVHR_FLOOR_MS)
         c0, c1 = events_in_frames(nn.end, ctx)
         ctx_nn, ctx_valid = gather_events(nn.nn, c0, c1)
         ctx_qos = np.where(ctx_valid, ctx_nn, 0.0).sum(axis=1) / ctx.frame_seconds

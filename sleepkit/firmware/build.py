@@ -123,6 +123,7 @@ def build(
     jobs: int = 2,
     env: dict | None = None,
     timeout: float = 3600,
+    make_args: tuple[str, ...] = (),
 ) -> BuildResult:
     """Build one board; a failure is returned (status + one-line reason), never raised."""
     if board not in BOARDS:
@@ -138,7 +139,7 @@ def build(
     # Boards with the same CPU flags share compiled TFLM objects.
     tflm_obj_dir = build_root / f"tflm-{info.cpu}"
     cmd = make_command(board, model_dir=model_dir, build_dir=build_dir, engine=engine, app=app,
-                       tflm_obj_dir=tflm_obj_dir, budget_only=budget_only, jobs=jobs)
+                       tflm_obj_dir=tflm_obj_dir, budget_only=budget_only, jobs=jobs, extra=make_args)
     logger.info("building firmware for %s: %s", board, " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     log = proc.stdout + proc.stderr
@@ -177,11 +178,13 @@ def _overflow_result(board, cmd, env, elf, model_bytes, over, tail, timeout) -> 
 
 
 def _first_error(log: str) -> str:
-    for line in log.splitlines():
-        if "***" in line:  # make's own "*** message.  Stop."
+    """The most telling line of a failed build: a make $(error) message, a compiler error, a link error."""
+    lines = log.splitlines()
+    for line in lines:
+        if "***" in line and line.rstrip().endswith("Stop."):  # the Makefile's own $(error ...)
             return line.split("***", 1)[1].strip().removesuffix("Stop.").strip().rstrip(".")
-    for line in log.splitlines():
-        if "error:" in line or "undefined reference" in line:
+    for line in lines:
+        if ("error:" in line and not line.startswith("collect2")) or "undefined reference" in line:
             return line.strip()
     return ""
 

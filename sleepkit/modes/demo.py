@@ -42,7 +42,10 @@ def run(params: TaskParams, task: Task) -> dict:
     extra = {"model": str(tflite_path)}
     export_json = tflite_path.with_name("export.json")
     if export_json.is_file():
-        verified = bool(json.loads(export_json.read_text()).get("verified", False))
+        try:
+            verified = bool(json.loads(export_json.read_text()).get("verified", False))
+        except (OSError, ValueError, AttributeError) as exc:
+            raise SleepkitError(f"cannot read {export_json}: {exc}; rerun `sleepkit export`") from None
         extra["export verified"] = verified
         if not verified:
             logger.warning("%s failed export verification (see %s); running it anyway", tflite_path, export_json)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import numpy as np
 
 from ..errors import SleepkitError
 from ..log import logger

@@ -43,15 +43,21 @@ void sk_aot_conv_s8(const sk_aot_conv_params_t *p, const int8_t *input, int8_t *
                 valid_taps(ix0, p->dil_w, p->k_w, p->in_w, &kx0, &kx1);
                 for (oc = 0; oc < p->out_c; oc++) {
                     const int8_t *filter_oc = p->filter + (size_t)oc * filter_oc_stride;
-                    const size_t group_off = (size_t)(oc / filters_per_group) * p->filter_in_c;
+                    const size_t group_off = groups == 1 ? 0 : (size_t)(oc / filters_per_group) * p->filter_in_c;
                     int32_t acc = 0;
                     for (ky = ky0; ky < ky1; ky++) {
                         const int8_t *in_row = in_b + (size_t)(iy0 + p->dil_h * ky) * p->in_w * p->in_c + group_off;
                         for (kx = kx0; kx < kx1; kx++) {
                             const int8_t *in_px = in_row + (size_t)(ix0 + p->dil_w * kx) * p->in_c;
                             const int8_t *f_px = filter_oc + ((size_t)ky * p->k_w + kx) * p->filter_in_c;
-                            for (ic = 0; ic < p->filter_in_c; ic++) {
-                                acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + p->input_offset);
+                            if (p->input_offset == 0) { /* offset folded into the bias by the generator */
+                                for (ic = 0; ic < p->filter_in_c; ic++) {
+                                    acc += (int32_t)f_px[ic] * (int32_t)in_px[ic];
+                                }
+                            } else {
+                                for (ic = 0; ic < p->filter_in_c; ic++) {
+                                    acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + p->input_offset);
+                                }
                             }
                         }
                     }
@@ -93,7 +99,11 @@ void sk_aot_depthwise_conv_s8(const sk_aot_conv_params_t *p, const int8_t *input
                         for (kx = kx0; kx < kx1; kx++) {
                             const int8_t *in_px = in_b + ((size_t)iy * p->in_w + (ix0 + p->dil_w * kx)) * p->in_c;
                             const int8_t *f_px = p->filter + ((size_t)ky * p->k_w + kx) * p->out_c + c0;
-                            if (dm == 1) {
+                            if (dm == 1 && p->input_offset == 0) { /* offset folded into the bias */
+                                for (c = 0; c < n; c++) {
+                                    acc[c] += (int32_t)f_px[c] * (int32_t)in_px[c0 + c];
+                                }
+                            } else if (dm == 1) {
                                 for (c = 0; c < n; c++) {
                                     acc[c] += (int32_t)f_px[c] * ((int32_t)in_px[c0 + c] + p->input_offset);
                                 }
@@ -127,8 +137,14 @@ void sk_aot_fully_connected_s8(const sk_aot_fc_params_t *p, const int8_t *input,
             const int8_t *f = p->filter + (size_t)oc * p->accum_depth;
             const int32_t q = p->per_channel ? oc : 0;
             int32_t acc = 0;
-            for (d = 0; d < p->accum_depth; d++) {
-                acc += ((int32_t)f[d] + p->filter_offset) * ((int32_t)in_b[d] + p->input_offset);
+            if (p->input_offset == 0 && p->filter_offset == 0) { /* offset folded into the bias */
+                for (d = 0; d < p->accum_depth; d++) {
+                    acc += (int32_t)f[d] * (int32_t)in_b[d];
+                }
+            } else {
+                for (d = 0; d < p->accum_depth; d++) {
+                    acc += ((int32_t)f[d] + p->filter_offset) * ((int32_t)in_b[d] + p->input_offset);
+                }
             }
             if (p->bias) {
                 acc += p->bias[oc];
