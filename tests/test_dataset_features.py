@@ -156,9 +156,10 @@ def write_ysyw_record(root: Path, name: str, seconds: int) -> None:
     t = np.arange(seconds * fs) / fs
     sig = np.stack([ecg_wave(rr_beats(seconds), seconds, fs), np.sin(2 * np.pi * 0.25 * t),
                     eeg_like(seconds, fs, [0] * 10, 3)], axis=1)
-    wfdb.wrsamp(name, fs=fs, units=["mV", "a.u.", "uV"], sig_name=["ECG", "AIRFLOW", "C4-M1"], p_signal=sig,
+    wfdb.wrsamp(name, fs=fs, units=["mV", "mV", "uV"], sig_name=["ECG", "AIRFLOW", "C4-M1"], p_signal=sig,
                 fmt=["16"] * 3, adc_gain=[2000.0, 2000.0, 100.0], baseline=[0, 0, 0], write_dir=str(rec_dir))
-    marks = [(0, "W"), (60, "N2"), (100, "(resp_obstructiveapnea"), (118, "resp_obstructiveapnea)"), (120, "R"),
+    # (wfdb's reader drops a note annotation at sample 0, and real records start later: begin at 30 s)
+    marks = [(30, "W"), (60, "N2"), (100, "(resp_obstructiveapnea"), (118, "resp_obstructiveapnea)"), (120, "R"),
              (180, "N3"), (240, "N1")]
     wfdb.wrann(name, "arousal", np.array([s * fs for s, _ in marks]), symbol=['"'] * len(marks),
                aux_note=[m for _, m in marks], fs=fs, write_dir=str(rec_dir))
@@ -169,8 +170,8 @@ def test_ysyw_layout_fs_c_ear_9(tmp_path):
     run_feature(tmp_path, "ysyw", {"path": str(tmp_path / "ysyw")},
                 {"name": "FS-C-EAR-9", "sampling_rate": 200, "frame_size": 6000})
     sub = stored(tmp_path, "FS-C-EAR-9", "ysyw", "tr99-0002")
-    assert sub.labels.tolist() == [0, 0, 2, 2, 5, 5, 3, 3, 1, 1]
-    assert labels_of(sub.path, "apnea").tolist() == [0, 0, 0, 2, 0, 0, 0, 0, 0, 0]  # 100–118 s
+    assert sub.labels.tolist() == [-1, 0, 2, 2, 5, 5, 3, 3, 1, 1]  # nothing scored before 30 s
+    assert labels_of(sub.path, "apnea").tolist() == [-1, 0, 0, 2, 0, 0, 0, 0, 0, 0]  # 100–118 s
     assert sub.mask.all()
     np.testing.assert_allclose(60000 / sub.features[:, 0], 60 / 0.95, atol=0.5)
     np.testing.assert_allclose(sub.features[:, sub.feature_names.index("rsp_bpm")], 15.0, atol=1.0)

@@ -203,7 +203,8 @@ def test_fs_w_p_40_bins_against_periodogram_by_hand():
     # the same numbers from scipy's periodogram, frame by frame
     for j in range(2):
         x = ppg[j * 1280 : (j + 1) * 1280]
-        f, pxx = scipy.signal.periodogram(x, fs, window="hann", nfft=3200, detrend="linear")
+        nfft = max(1280, int(np.ceil(fs / 0.025)))  # the documented zero-padding
+        f, pxx = scipy.signal.periodogram(x, fs, window="hann", nfft=nfft, detrend="linear")
         power = np.array([pxx[(f >= k / 10 - 1e-9) & (f < (k + 1) / 10 - 1e-9)].sum() for k in range(40)])
         np.testing.assert_allclose(frames.features[j], power / power.sum(), atol=1e-5)
 

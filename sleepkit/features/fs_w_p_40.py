@@ -8,8 +8,8 @@ resolution, e.g. 64 Hz × 1920 = 30 s) advance by ``hop_seconds`` (30).
 
 Features ``ppg_bin_00`` … ``ppg_bin_39``: feature k is the power in [0.1·k, 0.1·(k+1)) Hz divided by the
 power in [0, 4) Hz. Power: periodogram of the linearly detrended, Hann-windowed frame
-(``dsp.frame_spectra``), zero-padded so that FFT bins are at most 0.01 Hz apart (every 0.1-Hz bin sums
-at least 10 of them).
+(``dsp.frame_spectra``), zero-padded to nfft = max(frame samples, ⌈sampling_rate / 0.025⌉) so that every
+0.1-Hz bin sums at least 4 FFT bins.
 
 Mask (1 = usable), each masked frame counted under the first reason: ``nan_signal`` (a NaN PPG sample
 in the frame), ``low_quality`` (mean ``quality`` below ``min_quality``), ``no_power`` (no 0–4 Hz power:
@@ -27,25 +27,28 @@ from ..datasets.base import Recording
 from . import dsp
 from .base import FeatureFrames
 from .configured import ConfiguredFeatureSet, low_quality_frames
-from .framing import count_in_frames, frame_matrix, make_grid, require_signals
+from .framing import FrameGrid, count_in_frames, frame_index, make_grid, require_signals
 
 N_BINS = 40
 BIN_HZ = 0.1
-MAX_FFT_STEP_HZ = 0.01
+MAX_FFT_STEP_HZ = 0.025  # at least 4 FFT bins per 0.1-Hz bin
 CHUNK = 512  # frames per FFT call: bounds memory for long nights at a 1-s hop
 
 
-def binned_spectrum(frames: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """([T, 40] power per 0.1-Hz bin, [T] total 0–4 Hz power) of each row."""
-    nfft = max(frames.shape[1], int(np.ceil(fs / MAX_FFT_STEP_HZ)))
-    edges = np.arange(N_BINS + 1) * BIN_HZ
-    out = np.zeros((len(frames), N_BINS))
-    for a in range(0, len(frames), CHUNK):
-        freqs, spec = dsp.frame_spectra(frames[a : a + CHUNK], fs, nfft=nfft)
-        # bin of every FFT frequency (−1: outside 0–4 Hz); round() guards k·0.1 float edges
-        k = np.floor(np.round(freqs / BIN_HZ, 9)).astype(np.int64)
-        k[(freqs >= edges[-1] - 1e-12) | (k >= N_BINS)] = -1
-        onehot = (k[:, None] == np.arange(N_BINS)[None, :]).astype(np.float64)  # [F, 40]
+def binned_spectrum(x: np.ndarray, fs: float, grid: FrameGrid) -> tuple[np.ndarray, np.ndarray]:
+    """([T, 40] power per 0.1-Hz bin, [T] total 0–4 Hz power) of every frame of ``x``; frames are
+    cut and transformed ``CHUNK`` at a time (a night at a 1-s hop would not fit in memory at once)."""
+    starts, length = frame_index(grid, fs, len(x))
+    windows = np.lib.stride_tricks.sliding_window_view(x, length)
+    nfft = max(length, int(np.ceil(fs / MAX_FFT_STEP_HZ)))
+    freqs = np.fft.rfftfreq(nfft, 1.0 / fs)
+    # bin of every FFT frequency (-1: outside 0–4 Hz); rounding guards the k·0.1 float edges
+    k = np.floor(np.round(freqs / BIN_HZ, 9)).astype(np.int64)
+    k[k >= N_BINS] = -1
+    onehot = (k[:, None] == np.arange(N_BINS)[None, :]).astype(np.float64)  # [F, 40]
+    out = np.zeros((len(starts), N_BINS))
+    for a in range(0, len(starts), CHUNK):
+        _, spec = dsp.frame_spectra(windows[starts[a : a + CHUNK]], fs, nfft=nfft)
         out[a : a + CHUNK] = spec @ onehot
     return out, out.sum(axis=1)
 
@@ -64,7 +67,7 @@ class FS_W_P_40(ConfiguredFeatureSet):
         sr = self.sampling_rate
         sig = recording.signals["ppg"]
         filled, bad = dsp.fill_nan(dsp.resample(sig.data, sig.fs, sr))
-        bins, total = binned_spectrum(frame_matrix(filled, sr, grid), sr)
+        bins, total = binned_spectrum(filled, sr, grid)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = bins / total[:, None]
         return self.finish(

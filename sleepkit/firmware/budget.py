@@ -55,8 +55,8 @@ class Section:
         return "LOAD" in self.flags and "CONTENTS" in self.flags
 
     @property
-    def writable(self) -> bool:
-        return "READONLY" not in self.flags
+    def in_ram(self) -> bool:  # reserved at run time: .bss/arena/stack, and .data copied from its image
+        return not self.stored or self.lma != self.vma
 
 
 @dataclass
@@ -156,7 +156,7 @@ def compute_budget(
             load.used += s.size
         if s.stored:
             flash += s.size
-        if s.writable:
+        if s.in_ram:
             ram += s.size
         if s.name == ".sk_arena":
             arena = s.size

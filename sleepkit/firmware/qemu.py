@@ -242,9 +242,12 @@ def run_to_exit(
     *,
     send: bytes = b"",
     timeout: float = 60.0,
+    extra_args: tuple[str, ...] = (),
 ) -> QemuResult:
-    """Boot ``elf``, optionally send ``send`` to its UART, collect UART output until the guest exits."""
-    run = QemuRun(elf, board)
+    """Boot ``elf``, optionally send ``send`` to its UART, collect UART output until the guest exits.
+
+    ``extra_args`` go to QEMU, e.g. ``("-icount", "shift=0")`` to make guest time count instructions."""
+    run = QemuRun(elf, board, extra_args=extra_args)
     chunks: list[bytes] = []
     timed_out = False
     try:
