@@ -115,7 +115,12 @@ def test_fs_w_p_5_and_p_40_on_real_ppg(nox):
     p40 = FS_W_P_40(sampling_rate=64, frame_size=1920).compute(rec)
     np.testing.assert_allclose(p40.features.sum(axis=1), 1.0, atol=1e-5)
     pulse_hz = frame_matrix(nox["Pulse"].data.astype(np.float64), 3.0, make_grid(rec, ("ppg",), 30, 30)).mean(axis=1) / 60
-    assert (np.floor(pulse_hz / 0.1) == p40.features.argmax(axis=1)).all()  # the heart-rate bin is strongest
+    # the pulse rate wanders by a few beats/min inside a 30-s frame: its power lies in the pulse-rate bin
+    # and its neighbours, and the strongest bin is at most one bin away
+    k = np.floor(pulse_hz / 0.1).astype(int)
+    assert (np.abs(p40.features.argmax(axis=1) - k) <= 1).all()
+    near = np.array([p40.features[j, k[j] - 1 : k[j] + 2].sum() for j in range(len(k))])
+    assert near.min() > 0.6
 
 
 def test_fs_w_a_5_on_real_wrist_axes(nox):

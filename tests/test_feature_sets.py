@@ -396,8 +396,14 @@ def test_fs_rr_12_from_ecg_matches_beats_path():
     a, b = fset.compute(ecg), fset.compute(ann)
     np.testing.assert_allclose(col(a, "rr_mean"), col(b, "rr_mean"), atol=2.0)
     np.testing.assert_allclose(col(a, "rsp_bpm"), col(b, "rsp_bpm"), atol=0.5)
+    both = Recording("both", {**ecg.signals, **ann.signals})
+    np.testing.assert_array_equal(fset.compute(both).features, b.features)  # auto: annotated beats first
+    forced = FS_RR_12(sampling_rate=200, frame_size=12000, beat_source="ecg").compute(both)
+    np.testing.assert_array_equal(forced.features, a.features)
     with pytest.raises(SleepkitError, match="needs an 'ecg' signal or a 'beats' signal"):
         fset.compute(Recording("none", {"ppg": Signal(np.zeros(100, np.float32), 1.0)}))
+    with pytest.raises(SleepkitError, match=r"beat_source=ecg\) needs signal role\(s\) 'ecg'"):
+        FS_RR_12(sampling_rate=200, frame_size=12000, beat_source="ecg").compute(ann)
 
 
 # ---------------------------------------------------------------------------------------------------

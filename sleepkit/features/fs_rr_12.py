@@ -3,7 +3,7 @@ for sleep apnea from beat times alone (Apnea-ECG) or from an ECG.
 
 Signals (roles): ``beats`` (beat indicator, see ``sleepkit.features.rpeaks``; Apnea-ECG loads its QRS
 annotations this way) or ``ecg`` (any rate, R peaks detected at ``sampling_rate``, at least 100 Hz when
-used). ``sampling_rate`` and ``frame_size`` set the frame (e.g. 100 Hz × 6000 = 60 s, one Apnea-ECG
+used); ``beat_source`` picks: ``"auto"`` (beats when present, else ecg), ``"beats"``, ``"ecg"``. ``sampling_rate`` and ``frame_size`` set the frame (e.g. 100 Hz × 6000 = 60 s, one Apnea-ECG
 label minute); frames advance by ``hop_seconds`` (60).
 
 Beats → NN intervals: RR intervals outside 30–200 bpm, or more than ``max_rr_deviation`` (25 %) away
@@ -44,7 +44,8 @@ the frame), ``too_few_beats`` (``rr_qos`` below ``min_rr_qos`` (0.5) or fewer th
 ``nan_feature``.
 
 Params: ``hop_seconds`` (60), ``context_seconds`` (300), ``max_rr_deviation`` (0.25), ``min_rr_qos``
-(0.5), ``min_context_qos`` (0.5), ``apnea_min_seconds`` (10), ``arousal_min_seconds`` (3).
+(0.5), ``min_context_qos`` (0.5), ``beat_source`` ("auto"), ``apnea_min_seconds`` (10),
+``arousal_min_seconds`` (3).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from ..errors import SleepkitError
 from . import dsp
 from .base import FeatureFrames
 from .configured import ConfiguredFeatureSet
-from .framing import FrameGrid, count_in_frames, events_in_frames, frame_matrix, gather_events, make_grid
+from .framing import FrameGrid, count_in_frames, events_in_frames, frame_matrix, gather_events, make_grid, require_signals
 from .rpeaks import recording_beats
 
 TACHO_FS = 4.0
@@ -133,9 +134,12 @@ class FS_RR_12(ConfiguredFeatureSet):
         "max_rr_deviation": 0.25,
         "min_rr_qos": 0.5,
         "min_context_qos": 0.5,
+        "beat_source": "auto",
     }
 
     def _check_params(self) -> None:
+        if self.params["beat_source"] not in ("auto", "beats", "ecg"):
+            raise SleepkitError(f"feature.params.beat_source must be 'auto', 'beats' or 'ecg' (got {self.params['beat_source']!r})")
         if self.params["context_seconds"] < self.frame_seconds:
             raise SleepkitError(
                 f"feature.params.context_seconds ({self.params['context_seconds']:g}) must be at least the frame "
@@ -144,9 +148,12 @@ class FS_RR_12(ConfiguredFeatureSet):
 
     def compute(self, recording: Recording) -> FeatureFrames:
         p = self.params
-        rb = recording_beats(recording, self.sampling_rate, self.name)
-        if rb.source == "ecg" and self.sampling_rate < 100:
+        prefer = "beats" if p["beat_source"] == "auto" else p["beat_source"]
+        if p["beat_source"] != "auto" and prefer not in recording.signals:
+            require_signals(recording, (prefer,), f"{self.name} (beat_source={prefer})")
+        if self.sampling_rate < 100 and "ecg" in recording.signals and (prefer == "ecg" or "beats" not in recording.signals):
             raise SleepkitError(f"feature.sampling_rate must be at least 100 Hz for R-peak detection in {self.name} (got {self.sampling_rate:g})")
+        rb = recording_beats(recording, self.sampling_rate, self.name, prefer=prefer)
         role = "ecg" if rb.source == "ecg" else "beats"
         grid = make_grid(recording, (role,), self.frame_seconds, self.hop_seconds)
         duration = recording.signals[role].duration
