@@ -38,6 +38,10 @@ def _run(mode: str, task: str, config: Optional[str], overrides: Optional[list[s
         if value is not None:
             setattr(params, key, value)
     log_path = setup_logging(params.job_dir, mode, params.verbose)
+    from .params import inert_fields_set
+
+    for field, why in inert_fields_set(params).items():
+        logger.warning("config field '%s' is set but has no effect in sleepkit: %s", field, why)
     task_cls = TaskFactory.get(task)
     t0 = time.perf_counter()
     logger.info("%s: task=%s job_dir=%s", mode, task, params.job_dir)

@@ -3,6 +3,8 @@ normalisation, class mapping, random training windows and tiled evaluation windo
 
 Every mode (train, evaluate, export, demo) recomputes the same split from the sorted subject list and
 the seed, so a test subject never leaks into training whatever order the file system lists files in.
+The split is by person: subject files carrying the same ``group`` attribute (several nights of one
+person, written by the feature mode from ``Recording.meta["group"]``) always land on the same side.
 
 Frames are *valid* for loss and metrics when the feature mask is 1, the features are finite and the
 label maps to a class (unscored -1 and labels mapped to class -1 are excluded). Invalid rows are set to
@@ -34,10 +36,16 @@ class SubjectRef:
     dataset: str
     subject_id: str
     path: Path
+    group: str = ""  # the person (feature file attribute 'group'); "" = the subject is its own person
 
     @property
     def key(self) -> str:
         return f"{self.dataset}/{self.subject_id}"
+
+    @property
+    def person(self) -> tuple[str, str]:
+        """(dataset, person): subjects sharing it must stay on one side of any split."""
+        return (self.dataset, self.group or self.subject_id)
 
 
 @dataclass
@@ -87,8 +95,20 @@ def list_subjects(params: TaskParams) -> list[SubjectRef]:
         files = list_subject_files(directory)
         if not files:
             raise SleepkitError(f"feature store {directory} holds no subject files (*.h5); run `sleepkit feature` first")
-        refs.extend(SubjectRef(ds.name, f.stem, f) for f in files)
+        refs.extend(SubjectRef(ds.name, f.stem, f, read_group(f)) for f in files)
     return sorted(refs, key=lambda r: (r.dataset, r.subject_id))
+
+
+def read_group(path: Path) -> str:
+    """The ``group`` (person) attribute of a subject file; "" when absent (files written without it)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            value = h5.attrs.get("group", "")
+    except OSError as exc:
+        raise SleepkitError(f"cannot read feature file {path}: {exc}") from None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _count(value: float | None, default: float, n: int, name: str) -> int:
@@ -124,16 +144,35 @@ def split_counts(n: int, params: TaskParams) -> tuple[int, int, int]:
 
 
 def split_subjects(subjects: list[SubjectRef], params: TaskParams) -> Split:
-    """Deterministic split: a seeded permutation of the sorted subjects; test first, then val, then
-    train, so changing the training share never moves a subject into or out of the test set."""
+    """Deterministic split by person: a seeded permutation of the sorted persons fills test first,
+    then val, then train, each with whole persons until it holds its subject count, so changing the
+    training share never moves a subject into or out of the test set. When every subject is its own
+    person this is a seeded permutation of the sorted subjects."""
     seed = DEFAULT_SPLIT_SEED if params.seed is None else int(params.seed)
     ordered = sorted(subjects, key=lambda r: (r.dataset, r.subject_id))
     n_train, n_val, n_test = split_counts(len(ordered), params)
-    perm = np.random.default_rng(seed).permutation(len(ordered))
-    shuffled = [ordered[i] for i in perm]
-    test = sorted(shuffled[:n_test], key=lambda r: r.key)
-    val = sorted(shuffled[n_test : n_test + n_val], key=lambda r: r.key)
-    train = sorted(shuffled[n_test + n_val : n_test + n_val + n_train], key=lambda r: r.key)
+    members: dict[tuple[str, str], list[SubjectRef]] = {}
+    for r in ordered:
+        members.setdefault(r.person, []).append(r)
+    persons = sorted(members)
+    if len(persons) < len(ordered):
+        logger.info("%d subjects are %d persons; the split keeps each person's subjects together", len(ordered), len(persons))
+    perm = np.random.default_rng(seed).permutation(len(persons))
+    sides: list[list[SubjectRef]] = [[], [], []]  # test, val, train
+    wanted = (n_test, n_val, n_train)
+    side = 0
+    for i in perm:
+        while side < 3 and len(sides[side]) >= wanted[side]:
+            side += 1
+        if side == 3:
+            break
+        sides[side].extend(members[persons[i]])
+    test, val, train = (sorted(s, key=lambda r: r.key) for s in sides)
+    if not (test and val and train):
+        raise SleepkitError(
+            f"cannot split {len(ordered)} subjects ({len(persons)} persons) into train={n_train}, val={n_val}, "
+            f"test={n_test} keeping each person on one side; each split needs at least one person"
+        )
     return Split(train=train, val=val, test=test, seed=seed)
 
 
@@ -389,3 +428,35 @@ def eval_windows(subjects: list[SubjectData], params: TaskParams) -> tuple[np.nd
         xs.append(x)
         starts.append(st)
     return np.concatenate(xs), starts
+
+
+# ---------------------------------------------------------------------------------------------------
+# Raw store arrays for task metrics (not normalised, not class-mapped)
+
+
+def read_store_array(path: Path, key: str) -> np.ndarray | None:
+    """A label array of a subject file as stored (base coding), or None if the file has no ``key``."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return h5[key][...].astype(np.int32) if key in h5 else None
+    except OSError as exc:
+        raise SleepkitError(f"cannot read feature file {path}: {exc}") from None
+
+
+def raw_feature_column(path: Path, params: TaskParams, candidates: tuple[str, ...]) -> tuple[np.ndarray, str] | None:
+    """(values, name) of the first feature column in ``candidates`` the subject file holds, in the
+    store's own units; None if it has none of them."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            ds = h5[params.feature.feat_key]
+            names = [n.decode() if isinstance(n, bytes) else str(n) for n in ds.attrs.get("feature_names", [])]
+            for name in candidates:
+                if name in names:
+                    return ds[:, names.index(name)].astype(np.float64), name
+    except (OSError, KeyError) as exc:
+        raise SleepkitError(f"cannot read features of {path}: {exc}") from None
+    return None

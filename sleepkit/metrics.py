@@ -88,3 +88,94 @@ def masked_f1(y_true: np.ndarray, y_pred: np.ndarray, valid: np.ndarray, num_cla
     """(accuracy, macro F1) over valid frames; used for validation during training."""
     cm = confusion_matrix(y_true[valid], y_pred[valid], num_classes)
     return accuracy(cm), f1_scores(cm)[0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Night summaries (stage and detect tasks)
+
+
+def minutes_per_class(classes: np.ndarray, num_classes: int, frame_seconds: float) -> list[float]:
+    """Minutes spent in each class over the given frames (excluded frames already removed)."""
+    counts = np.bincount(np.asarray(classes, int)[np.asarray(classes) >= 0], minlength=num_classes)[:num_classes]
+    return [float(c * frame_seconds / 60.0) for c in counts]
+
+
+def wake_after_sleep_onset(classes: np.ndarray, frame_seconds: float, wake_class: int | None) -> float | None:
+    """Minutes of wake between the first and the last sleep frame (WASO)."""
+    if wake_class is None:
+        return None
+    asleep = np.flatnonzero(np.asarray(classes) != wake_class)
+    if len(asleep) == 0:
+        return 0.0
+    span = np.asarray(classes)[asleep[0] : asleep[-1] + 1]
+    return float(np.count_nonzero(span == wake_class) * frame_seconds / 60.0)
+
+
+def agreement_summary(true: list[float | None], pred: list[float | None]) -> dict:
+    """Mean absolute error, mean bias (pred - true) and Pearson r of paired per-subject values."""
+    pairs = np.array([(t, p) for t, p in zip(true, pred) if t is not None and p is not None], dtype=float)
+    if len(pairs) == 0:
+        return {"subjects": 0, "mae": None, "bias": None, "pearson_r": None}
+    diff = pairs[:, 1] - pairs[:, 0]
+    r = None
+    if len(pairs) > 2 and pairs[:, 0].std() > 0 and pairs[:, 1].std() > 0:
+        r = float(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1])
+    return {"subjects": int(len(pairs)), "mae": float(np.abs(diff).mean()), "bias": float(diff.mean()), "pearson_r": r}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Events (apnea and arousal tasks)
+
+# Apnea-hypopnea index bands (events per hour of sleep): normal < 5 <= mild < 15 <= moderate < 30 <= severe.
+SEVERITY_THRESHOLDS = (5.0, 15.0, 30.0)
+SEVERITY_NAMES = ("normal", "mild", "moderate", "severe")
+
+
+def event_runs(classes: np.ndarray) -> list[tuple[int, int, int]]:
+    """Runs of consecutive event frames (class > 0) as (start, stop, class); the class of a run is its
+    most severe (highest) class. Frames <= 0 (none, excluded) end a run."""
+    c = np.asarray(classes, dtype=np.int64)
+    ev = np.concatenate([[False], c > 0, [False]])
+    edges = np.flatnonzero(ev[1:] != ev[:-1])
+    return [(int(a), int(b), int(c[a:b].max())) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def count_events(classes: np.ndarray, hop_seconds: float, min_event_seconds: float = 10.0,
+                 counting: str = "runs", during: np.ndarray | None = None) -> int:
+    """Number of events in a per-frame class sequence with frames ``hop_seconds`` apart.
+
+    ``counting="runs"``: each run of consecutive event frames lasting at least ``min_event_seconds``
+    (run length x hop) is one event (right for hops shorter than the gap between events, e.g. 10 s);
+    ``"frames"``: every event frame is one event (per-minute labels such as Apnea-ECG's, where one
+    minute stands for "an event in progress"). ``during`` (bool per frame) keeps only events that
+    overlap it (e.g. sleep)."""
+    if counting == "frames":
+        ev = np.asarray(classes) > 0
+        if during is not None:
+            ev &= np.asarray(during, dtype=bool)
+        return int(np.count_nonzero(ev))
+    if counting != "runs":
+        raise ValueError(f"counting must be 'runs' or 'frames', got {counting!r}")
+    n = 0
+    for a, b, _ in event_runs(classes):
+        if (b - a) * hop_seconds + 1e-9 < min_event_seconds:
+            continue
+        if during is not None and not np.asarray(during, dtype=bool)[a:b].any():
+            continue
+        n += 1
+    return n
+
+
+def events_per_hour(classes: np.ndarray, time_base: np.ndarray, hop_seconds: float, min_event_seconds: float = 10.0,
+                    counting: str = "runs") -> dict:
+    """Events per hour of ``time_base`` (bool per frame, e.g. scored sleep): the apnea-hypopnea index
+    for apnea classes, the arousal index for arousal classes."""
+    hours = float(np.count_nonzero(time_base)) * hop_seconds / 3600.0
+    events = count_events(classes, hop_seconds, min_event_seconds, counting, during=time_base)
+    return {"events": events, "hours": hours, "per_hour": events / hours if hours > 0 else None}
+
+
+def severity(ahi: float | None) -> str | None:
+    if ahi is None:
+        return None
+    return SEVERITY_NAMES[int(np.searchsorted(SEVERITY_THRESHOLDS, ahi, side="right"))]

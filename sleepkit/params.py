@@ -132,6 +132,23 @@ class TaskParams(_Strict):
         return self
 
 
+# Fields the spec defines that no sleepkit mode reads (kept so upstream configs load). Setting one
+# must not look as if it did something: the CLI warns about each one a config sets.
+INERT_FIELDS = {
+    "sampling_rate": "the feature sets resample to feature.sampling_rate",
+    "preprocesses": "feature sets do their own filtering; no extra preprocessing is applied",
+    "augmentations": "training applies no augmentation",
+    "val_file": "validation windows are drawn from the feature store each run",
+    "test_file": "test windows are tiled from the feature store each run",
+    "buffer_size": "windows are sampled directly from memory",
+}
+
+
+def inert_fields_set(params: TaskParams) -> dict[str, str]:
+    """Inert fields this config sets explicitly, with why they have no effect."""
+    return {k: v for k, v in INERT_FIELDS.items() if k in params.model_fields_set}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Loading
 

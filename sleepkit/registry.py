@@ -92,8 +92,13 @@ FeatureFactory.register("table", "sleepkit.features.table_import:TableFeatureSet
 FeatureFactory.register("WALCH-5", "sleepkit.features.table_import:WALCH_5")
 
 ModelFactory.register("tcn", "sleepkit.models.tcn:build_tcn")
+ModelFactory.register("unet", "sleepkit.models.unet:build_unet")
+ModelFactory.register("resnet", "sleepkit.models.resnet:build_resnet")
 
 TaskFactory.register("stage", "sleepkit.tasks.stage:StageTask")
+TaskFactory.register("detect", "sleepkit.tasks.detect:DetectTask")
+TaskFactory.register("apnea", "sleepkit.tasks.apnea:ApneaTask")
+TaskFactory.register("arousal", "sleepkit.tasks.arousal:ArousalTask")
 
 BackendFactory.register("pc", "sleepkit.backends.pc:PcBackend")
 BackendFactory.register("evb", "sleepkit.backends.evb:EvbBackend")

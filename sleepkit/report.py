@@ -96,6 +96,11 @@ class DemoResult:
     frames_per_window: int
     keras_pred: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+    # Task view: "stage" (hypnogram, minutes per stage, stage share), "apnea" or "arousal" (event
+    # timeline and index bars); view_data holds what the event views draw (see sleepkit.tasks).
+    view: str = "stage"
+    view_data: dict = field(default_factory=dict)
+    view_rows: list = field(default_factory=list)
 
 
 def _stage_minutes(classes: np.ndarray, n: int, frame_seconds: float) -> list[float]:
@@ -104,6 +109,13 @@ def _stage_minutes(classes: np.ndarray, n: int, frame_seconds: float) -> list[fl
 
 
 def _plotly_figures(res: DemoResult) -> list:
+    views = {"stage": _stage_figures, "apnea": _event_figures, "arousal": _event_figures}
+    if res.view not in views:
+        raise ValueError(f"unknown report view '{res.view}' (known: {', '.join(views)})")
+    return [*views[res.view](res), _timing_figure(res)]
+
+
+def _stage_figures(res: DemoResult) -> list:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -124,12 +136,71 @@ def _plotly_figures(res: DemoResult) -> list:
 
     pie = go.Figure(go.Pie(labels=names, values=pred_min, sort=False))
     pie.update_layout(title="Predicted stage share", height=350)
+    return [hyp, bars, pie]
+
+
+def _timing_figure(res: DemoResult):
+    import plotly.graph_objects as go
 
     times_ms = np.asarray(res.window_times_s) * 1e3
     timing = go.Figure(go.Scatter(y=times_ms, mode="lines+markers", name="per window"))
     timing.update_layout(title=f"{res.backend}: time per model window ({res.frames_per_window} frames)",
                          xaxis_title="window", yaxis_title="ms", height=300)
-    return [hyp, bars, pie, timing]
+    return timing
+
+
+# Event colours per class id (class 0 = none is not drawn).
+_EVENT_COLOURS = ("#888888", "#f0a030", "#d03030", "#7030a0", "#3060c0")
+
+
+def _event_figures(res: DemoResult) -> list:
+    """Event timeline (true vs predicted events as bars over the night, sleep shaded) and the
+    events-per-hour bars (this night and every evaluated subject) with the task's thresholds."""
+    import plotly.graph_objects as go
+
+    d = res.view_data
+    hop_h = res.frame_seconds / 3600
+    names = res.class_names
+    timeline = go.Figure()
+    for row, key, label in ((1, "true_events", "true"), (0, "pred_events", f"predicted ({res.backend})")):
+        for cls in range(1, len(names)):
+            runs = [(a, b) for a, b, c in d.get(key, []) if c == cls]
+            if not runs:
+                continue
+            timeline.add_trace(go.Bar(
+                x=[(b - a) * hop_h for a, b in runs], base=[a * hop_h for a, _ in runs], y=[label] * len(runs),
+                orientation="h", name=f"{names[cls]} ({label})", marker_color=_EVENT_COLOURS[cls % len(_EVENT_COLOURS)],
+                hovertemplate="%{base:.3f} h, %{x:.4f} h<extra>" + names[cls] + "</extra>",
+            ))
+    base = np.asarray(d.get("time_base", np.zeros(0, bool)), dtype=bool)
+    for a, b in _true_runs(base):
+        timeline.add_vrect(x0=a * hop_h, x1=b * hop_h, fillcolor="#a0c0ff", opacity=0.15, line_width=0, layer="below")
+    timeline.update_layout(
+        title=f"{d.get('index_name', 'events')} events over the night (shaded: {d.get('time_base_kind', 'sleep')} time counted)",
+        barmode="overlay", xaxis_title="hours", height=320, xaxis_range=[0, len(res.true) * hop_h],
+    )
+
+    index = d.get("index_name", "events per hour")
+    subjects = [s for s in d.get("subjects", []) if s.get("true") is not None and s.get("pred") is not None]
+    labels = [f"{res.subject} (demo night)"] + [s["subject"] for s in subjects]
+    true_v = [d.get("index_true")] + [s["true"] for s in subjects]
+    pred_v = [d.get("index_pred")] + [s["pred"] for s in subjects]
+    bars = go.Figure([go.Bar(x=labels, y=true_v, name="true"), go.Bar(x=labels, y=pred_v, name="predicted")])
+    thresholds = d.get("thresholds", [])
+    bands = d.get("bands", [])
+    for i, t in enumerate(thresholds):
+        band = bands[i + 1] if i + 1 < len(bands) else ""
+        bars.add_hline(y=t, line_dash="dash", line_color="#c04040", annotation_text=f"{band} ≥ {t:g}",
+                       annotation_position="top left")
+    bars.update_layout(title=f"{index} per subject: true vs predicted ({d.get('definition', '')})", barmode="group",
+                       yaxis_title="events per hour", height=380)
+    return [timeline, bars]
+
+
+def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(m[1:] != m[:-1])
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def _summary_rows(res: DemoResult) -> list[tuple[str, str]]:
@@ -146,6 +217,7 @@ def _summary_rows(res: DemoResult) -> list[tuple[str, str]]:
     ]
     if res.keras_pred is not None:
         rows.append(("agreement with Keras model", f"{float(np.mean(res.keras_pred == res.pred)):.4f}"))
+    rows += [(str(k), str(v)) for k, v in res.view_rows]
     rows += [(str(k), str(v)) for k, v in res.extra.items()]
     return rows
 

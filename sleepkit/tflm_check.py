@@ -141,6 +141,19 @@ def tflm_arena_bytes(data: bytes) -> int:
     m = re.search(r"Arena allocation total (\d+) bytes", "".join(out))
     if m and _fits(data, int(m.group(1))):
         return int(m.group(1))
+    if m:
+        # The record can fall short (seen with MEAN: it leaves out some scratch space). Search upwards
+        # only: TFLM can crash the process when an arena is far too small, but never above the record.
+        recorded = lo = int(m.group(1))
+        hi = lo + 256
+        while hi < _PROBE_ARENA and not _fits(data, hi):
+            lo, hi = hi, hi + max(256, hi // 8)
+        if hi < _PROBE_ARENA:
+            while hi - lo > 16:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if _fits(data, mid) else (mid, hi)
+            logger.info("TFLM recorded %d arena bytes but needs %d; using the measured size", recorded, hi)
+            return hi
     logger.info("TFLM allocation record unavailable; finding the arena size by bisection")
     lo, hi = 0, _PROBE_ARENA
     if not _fits(data, hi):

@@ -102,7 +102,7 @@ def test_test_vectors_and_selftest_parsing():
     assert "0xfa, 0xfb, 0xfc, 0xfd" in text  # -6..-3 as two's complement bytes
     with pytest.raises(SleepkitError):
         headers.test_vectors_header(x.astype(np.float32), "unit")
-    uart = "SELFTEST tflm 0 3380 256 3\nOUT 0 0 9 d1d4db\nOUT 1 0 1 00ff7f\nDONE 2\n"
+    uart = "SELFTEST tflm 0 3380 256 3 5\nOUT 0 0 9 d1d4db\nOUT 1 0 1 00ff7f\nDONE 2\n"
     parsed = headers.parse_selftest_output(uart)
-    assert parsed["init"] == 0 and parsed["arena"] == 3380 and parsed["done"] == 2
+    assert parsed["init"] == 0 and parsed["arena"] == 3380 and parsed["done"] == 2 and parsed["reps"] == 5
     assert parsed["outputs"] == [bytes.fromhex("d1d4db"), bytes.fromhex("00ff7f")]

@@ -16,6 +16,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from sleepkit.c_header import write_model_header
+from sleepkit.tflm_check import tflm_arena_bytes
 from sleepkit.firmware import build, headers, integrate, qemu, tiny_model
 
 pytestmark = pytest.mark.tflm
@@ -37,10 +39,11 @@ def exported(tmp_path_factory):
     tfl = d / "model.tflite"
     data = tiny_model.build_tiny_model(tfl)
     q = tiny_model.quantized_inputs(tfl, data[:FRAMES])
-    tiny_model.write_buffer_header(d / "model_buffer.h", tfl.read_bytes())
+    write_model_header(tfl.read_bytes(), d / "model_buffer.h", "g_model", "tiny")
     summary = integrate.on_export(SimpleNamespace(name="tiny", tflm_var_name="g_model", tflm_file=None),
-                                  d, tfl, tiny_model.min_host_arena(tfl), None)
+                                  d, tfl, tflm_arena_bytes(tfl.read_bytes()), None)
     (d / "test_vectors.h").write_text(headers.test_vectors_header(q, "test"))
+    np.save(d / "inputs.npy", q)
     return d, summary, tiny_model.host_outputs(tfl, q)
 
 
@@ -74,3 +77,30 @@ def test_budget_table_for_all_boards(exported):
         assert b.ram_bytes >= b.arena_bytes + b.stack_bytes
     table = build.budget_mod.budget_table([r.to_dict() for r in results])
     assert table.row_count == 4
+
+
+def test_export_hook_builds_the_protocol_firmware(exported, monkeypatch):
+    """on_export(build_board=...) builds APP=main for every board; the QEMU image answers the serial
+    protocol with the host TFLM outputs."""
+    pytest.importorskip("sleepkit.protocol.client", reason="serial protocol client not in this tree")
+    from sleepkit.protocol.client import ProtocolClient
+
+    d, summary, host = exported
+    monkeypatch.setenv("SLEEPKIT_FW_CACHE", str(CACHE))
+    monkeypatch.delenv("AMBIQSUITE_DIR", raising=False)
+    params = SimpleNamespace(name="tiny", tflm_var_name="g_model", tflm_file=None)
+    report = integrate.on_export(params, d, d / "model.tflite", summary["arena_measured_bytes"], "mps2-an386")
+    fb = report["firmware_build"]
+    assert fb["ok"], fb["reason"]
+    assert [b["board"] for b in fb["boards"]] == list(build.BOARDS)
+    assert (d / "firmware_build.json").is_file()
+    elf = fb["boards"][0]["elf"]
+    q = np.load(d / "inputs.npy")
+    with qemu.QemuRun(elf, "mps2-an386") as run, run.open_serial(timeout=10) as port:
+        client = ProtocolClient(port, timeout=10)
+        client.hello(timeout=10)
+        info = client.info()
+        assert (info.engine_name, info.model_name) == ("tflm", "tiny")
+        assert info.input.bytes == q[0].size
+        outputs = [client.run_frame(x.tobytes(), info.output.bytes).output for x in q]
+    assert outputs == host

@@ -136,3 +136,11 @@ def test_registry_custom_dataset_and_lookup_errors():
         sk.DatasetFactory.unregister("custom-test")
     with pytest.raises(SleepkitError, match="Did you mean 'synthetic'"):
         sk.DatasetFactory.get("synthetc")
+
+
+def test_inert_fields_are_reported_only_when_set():
+    from sleepkit.params import inert_fields_set
+
+    assert inert_fields_set(load_params({})) == {}
+    flagged = inert_fields_set(load_params({"augmentations": [{"name": "noise"}], "buffer_size": 10, "epochs": 2}))
+    assert set(flagged) == {"augmentations", "buffer_size"}

@@ -13,8 +13,12 @@
 volatile uint32_t g_board_millis;
 static sk_ring_t g_stub_ring; /* the real drivers' RX ring, so RAM is counted alike */
 
+/* Stands in for the real UART ISR (kept alive by the vector table) so the RX ring is counted. */
+static void stub_uart_irq_handler(void) { sk_ring_push(&g_stub_ring, 0); }
+
 __attribute__((section(".isr_vector"), used)) const sk_vector_t g_vectors[16 + BOARD_NUM_IRQS] = {
     SK_CORE_VECTORS,
+    [16] = stub_uart_irq_handler,
 };
 
 void board_init(void) {}

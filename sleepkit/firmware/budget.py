@@ -200,28 +200,31 @@ def parse_link_overflow(log: str) -> dict[str, int]:
 
 
 def _kib(n: int | None) -> str:
-    return "-" if n is None else f"{n / 1024:.1f} KiB"
+    return "-" if n is None else f"{n / 1024:.1f}"
 
 
-def budget_table(rows: list[dict], title: str = "Firmware budget"):
+def budget_table(rows: list[dict], title: str = "Firmware budget (KiB)"):
     """A rich Table from build summaries (see build.BuildResult.to_dict)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title)
-    for col in ("Board", "Build", "Flash", "RAM", "Arena", "Model", "Regions (used / size)", "Fits"):
-        table.add_column(col, justify="right" if col in ("Flash", "RAM", "Arena", "Model") else "left")
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1))
+    table.add_column("Board (build)", no_wrap=True)
+    for col in ("Flash", "RAM", "Arena", "Model"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("Regions: used/size (%)")
+    table.add_column("Fits", no_wrap=True)
     for row in rows:
+        label = f"{row['board']}\n({row.get('status', '-')})"
         b = row.get("budget")
         if b is None:
-            table.add_row(row["board"], row.get("status", "-"), "-", "-", "-", "-", row.get("reason", ""), "-")
+            table.add_row(label, "-", "-", "-", "-", row.get("reason", ""), "-")
             continue
         regions = "\n".join(
-            f"{r['name']}: {_kib(r['used'])} / {_kib(r['length'])} ({r['percent']:.1f}%)"
+            f"{r['name']} {r['used'] / 1024:.1f}/{r['length'] / 1024:.0f} ({r['percent']:.0f}%)"
             for r in b["regions"]
             if r["used"]
         )
-        table.add_row(
-            row["board"], row.get("status", "built"), _kib(b["flash_bytes"]), _kib(b["ram_bytes"]),
-            _kib(b["arena_bytes"]), _kib(b["model_bytes"]), regions, "yes" if b["fits"] else "[red]NO[/red]",
-        )
+        table.add_row(label, _kib(b["flash_bytes"]), _kib(b["ram_bytes"]), _kib(b["arena_bytes"]),
+                      _kib(b["model_bytes"]), regions, "yes" if b["fits"] else "[red]NO[/red]")
     return table

@@ -124,8 +124,12 @@ def build(
     env: dict | None = None,
     timeout: float = 3600,
     make_args: tuple[str, ...] = (),
+    tflm_cache: Path | None = None,
 ) -> BuildResult:
-    """Build one board; a failure is returned (status + one-line reason), never raised."""
+    """Build one board; a failure is returned (status + one-line reason), never raised.
+
+    Compiled TFLM objects go to ``<tflm_cache or build_root>/tflm-<cpu>``: they depend only on the CPU
+    and the TFLM tree, so boards with the same core and later exports can share them."""
     if board not in BOARDS:
         raise SleepkitError(f"unknown board '{board}' (boards: {', '.join(BOARDS)})")
     info = BOARDS[board]
@@ -137,7 +141,7 @@ def build(
     build_root = Path(build_root)
     build_dir = build_root / f"{board}-{engine}-{app}"
     # Boards with the same CPU flags share compiled TFLM objects.
-    tflm_obj_dir = build_root / f"tflm-{info.cpu}"
+    tflm_obj_dir = Path(tflm_cache or build_root) / f"tflm-{info.cpu}"
     cmd = make_command(board, model_dir=model_dir, build_dir=build_dir, engine=engine, app=app,
                        tflm_obj_dir=tflm_obj_dir, budget_only=budget_only, jobs=jobs, extra=make_args)
     logger.info("building firmware for %s: %s", board, " ".join(cmd))
@@ -199,10 +203,11 @@ def build_boards(
     model_bytes: int | None = None,
     jobs: int = 2,
     env: dict | None = None,
+    tflm_cache: Path | None = None,
 ) -> list[BuildResult]:
     return [
         build(b, model_dir=model_dir, build_root=build_root, engine=engine, app=app, model_bytes=model_bytes,
-              jobs=jobs, env=env)
+              jobs=jobs, env=env, tflm_cache=tflm_cache)
         for b in boards
     ]
 
@@ -217,3 +222,33 @@ def print_budget_table(results: list[BuildResult]) -> None:
     from ..log import console
 
     console.print(budget_mod.budget_table([r.to_dict() for r in results]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sleepkit.firmware.build --model-dir <export dir>``: build and print the budget table."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m sleepkit.firmware.build", description=main.__doc__)
+    ap.add_argument("--model-dir", type=Path, help="export directory (model_buffer.h, model_ops.h, ...)")
+    ap.add_argument("--boards", default="all", help=f"comma-separated boards or 'all' ({', '.join(BOARDS)})")
+    ap.add_argument("--engine", default="tflm", choices=("tflm", "aot", "echo"))
+    ap.add_argument("--app", default="main", choices=("main", "selftest", "uart_echo"))
+    ap.add_argument("--build-root", type=Path, default=Path("firmware-build"))
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    boards = list(BOARDS) if args.boards == "all" else [b.strip() for b in args.boards.split(",") if b.strip()]
+    try:
+        results = build_boards(boards, model_dir=args.model_dir, build_root=args.build_root, engine=args.engine,
+                               app=args.app, jobs=args.jobs)
+    except SleepkitError as exc:
+        print(f"error: {exc}")
+        return 2
+    print_budget_table(results)
+    for r in results:
+        if r.reason:
+            print(f"{r.board}: {r.reason}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

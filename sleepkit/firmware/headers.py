@@ -44,13 +44,11 @@ def arena_header(measured_bytes: int, source: str) -> str:
     )
 
 
-_C_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
 def check_model_buffer(buffer_header: Path, var_name: str) -> None:
     """The header must define ``var_name`` as an array: model_info.h points the engine at it."""
-    if not _C_IDENT.match(var_name):
-        raise SleepkitError(f"tflm_var_name '{var_name}' is not a valid C identifier")
+    from ..c_header import check_var_name
+
+    check_var_name(var_name)
     try:
         text = Path(buffer_header).read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -110,9 +108,10 @@ def parse_selftest_output(text: str) -> dict:
         parts = line.strip().split()
         if not parts:
             continue
-        if parts[0] == "SELFTEST" and len(parts) == 6:
+        if parts[0] == "SELFTEST" and len(parts) >= 6:
             result.update(engine=parts[1], init=int(parts[2]), arena=int(parts[3]),
-                          input_bytes=int(parts[4]), output_bytes=int(parts[5]))
+                          input_bytes=int(parts[4]), output_bytes=int(parts[5]),
+                          reps=int(parts[6]) if len(parts) > 6 else 1)
         elif parts[0] == "OUT" and len(parts) == 5:
             result["status"].append(int(parts[2]))
             result["ms"].append(int(parts[3]))

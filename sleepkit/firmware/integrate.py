@@ -16,6 +16,7 @@ as a one-line reason, never a crash.
 
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -106,8 +107,10 @@ def _build(export_dir: Path, build_board: str, model_bytes: int) -> dict:
         return report
     # The requested board first; the budget table always covers every board.
     order = list(build.BOARDS) if build_board == "all" else [build_board] + [b for b in build.BOARDS if b != build_board]
+    # SLEEPKIT_FW_CACHE lets exports share the compiled TFLM objects (they depend only on CPU and tree).
+    cache = os.environ.get("SLEEPKIT_FW_CACHE")
     results = build.build_boards(order, model_dir=export_dir, build_root=export_dir / "firmware-build",
-                                 model_bytes=model_bytes)
+                                 model_bytes=model_bytes, tflm_cache=Path(cache) if cache else None)
     build.print_budget_table(results)
     requested = results if build_board == "all" else results[:1]
     ok = all(r.ok for r in requested)

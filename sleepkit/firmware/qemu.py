@@ -179,11 +179,14 @@ class QemuRun:
         return "".join(line for line in text.splitlines(keepends=True) if _WAITING not in line)
 
     def _reap(self) -> None:
+        """Clean up one failed start attempt (the temporary directory stays for the next attempt)."""
         if self.proc is not None:
             _kill(self.proc, None)
         if self._stderr is not None:
             self._stderr.close()
-        self.proc, self._stderr = None, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self.proc, self._stderr, self._finalizer = None, None, None
 
     def stop(self) -> int | None:
         """Stop QEMU (if still running) and remove its temporary files; returns its exit status."""

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SleepkitError
 
 
 def build_tiny_model(path: Path, *, frames: int = 64, channels: int = 4, classes: int = 3, seed: int = 0) -> np.ndarray:
@@ -81,37 +80,3 @@ def host_outputs(tflite_path: Path, qinputs: np.ndarray) -> list[bytes]:
         interp.invoke()
         outs.append(np.asarray(interp.get_output(0)).tobytes())
     return outs
-
-
-def min_host_arena(tflite_path: Path, upper: int = 1 << 22) -> int:
-    """Smallest arena (16-byte steps) the host TFLM runtime accepts for the model: a bisection."""
-    model = Path(tflite_path).read_bytes()
-
-    def ok(size: int) -> bool:
-        try:
-            interp = _interpreter(model, size)
-            interp.invoke()  # allocation may be deferred to the first invoke
-            return True
-        except (RuntimeError, ValueError):
-            return False
-
-    lo, hi = 16, upper
-    if not ok(hi):
-        raise SleepkitError(f"{tflite_path} does not fit a {upper}-byte host arena")
-    while hi - lo > 16:
-        mid = (lo + hi) // 2 // 16 * 16
-        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-    return hi
-
-
-def write_buffer_header(path: Path, model: bytes, var_name: str = "g_model") -> None:
-    """A model_buffer.h as the export writes it (alignas(16) array + length) for stand-alone tests."""
-    from ..fsutil import write_text
-
-    rows = [", ".join(f"0x{b:02x}" for b in model[i : i + 16]) for i in range(0, len(model), 16)]
-    write_text(
-        path,
-        "/* model flatbuffer for firmware tests */\n#ifndef MODEL_BUFFER_H\n#define MODEL_BUFFER_H\n\n"
-        f"alignas(16) static const unsigned char {var_name}[] = {{\n    " + ",\n    ".join(rows) + "\n};\n"
-        f"static const unsigned int {var_name}_len = {len(model)};\n\n#endif\n",
-    )

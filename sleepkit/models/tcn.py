@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SleepkitError
+from .common import TRAINING_KEYS
 
 # Small enough for a Cortex-M4 (~21 k parameters, ~3 M MACs per 240-frame window with 14 features), a receptive field of
 # 1 + (5-1)*(1+2+4+8+16) = 125 frames (about an hour at 30 s frames) so sleep cycles are visible.
@@ -31,10 +32,6 @@ DEFAULT_ARCH: dict[str, Any] = {
     "causal": False,
     "dropout": 0.1,
 }
-
-# Keys ``architecture.params`` may hold that the training loop reads rather than the builder.
-TRAINING_KEYS = ("loss", "focal_gamma")
-
 
 def _check_arch(arch: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(arch) - set(DEFAULT_ARCH) - {"use_logits"})

@@ -2,7 +2,9 @@
 
 Writes to job_dir: ``report.html`` (self-contained, opens offline), ``hypnogram.png`` and
 ``demo_outputs.npz`` (raw model outputs per window, for parity checks between backends). The night is
-the first test subject (sorted), cut to ``demo_size`` feature frames when set.
+the first test subject (sorted), cut to ``demo_size`` feature frames when set. The report's views
+come from the task: hypnogram and stage minutes (stage, detect), apnea events and AHI bars with the
+severity thresholds (apnea), an arousal timeline (arousal).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..training.model_io import load_model, model_path
 
 def _night(params: TaskParams, task: Task) -> data.SubjectData:
     split = data.subject_split(params)
-    subject = data.load_subjects(split.test[:1], params, task.label_key)[0]
+    subject = data.load_subjects(split.test[:1], params, task.label_key_for(params))[0]
     n = subject.num_frames
     if params.demo_size is not None:
         if params.demo_size < params.frame_size:
@@ -75,10 +77,11 @@ def run(params: TaskParams, task: Task) -> dict:
 
     names = data.class_names(params)
     true = np.where(night.valid, night.y, -1)
+    view = task.demo_view(night, pred, params)
     result = DemoResult(
         subject=night.ref.key, backend=backend_cls.name, class_names=names, frame_seconds=night.frame_seconds,
         true=true, pred=pred, window_times_s=np.asarray(times), frames_per_window=params.frame_size,
-        keras_pred=keras_pred, extra=extra,
+        keras_pred=keras_pred, extra=extra, view=view.view, view_data=view.data, view_rows=view.rows,
     )
     job = params.job_dir
     with atomic_path(job / "demo_outputs.npz") as tmp, open(tmp, "wb") as fh:
@@ -94,6 +97,7 @@ def run(params: TaskParams, task: Task) -> dict:
         "windows": len(windows),
         "accuracy": round(float(np.mean(pred[scored] == true[scored])), 4) if scored.any() else None,
         "ms_per_window": round(float(np.median(times)) * 1e3, 3),
+        **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in view.summary.items()},
         "report": str(report),
     }
     if keras_pred is not None:

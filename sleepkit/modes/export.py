@@ -61,9 +61,15 @@ def run(params: TaskParams, task: Task) -> dict:
     if params.tflm_file is not None and not params.tflm_file.parent.is_dir():
         raise SleepkitError(f"tflm_file {params.tflm_file}: directory {params.tflm_file.parent} does not exist")
     split = data.subject_split(params)
-    train_s = data.load_subjects(split.train, params, task.label_key)
-    test_s = data.load_subjects(split.test, params, task.label_key)
+    label_key = task.label_key_for(params)
+    train_s = data.load_subjects(split.train, params, label_key)
+    test_s = data.load_subjects(split.test, params, label_key)
     model = load_model(params, num_features=train_s[0].x.shape[1])
+    from ..training.qat import is_qat_model
+
+    qat = is_qat_model(model)
+    if qat:
+        logger.info("model_file is quantization-aware: activation ranges come from its fake-quant layers")
 
     tflite = convert_int8(model, representative_windows(train_s, params, REPRESENTATIVE_WINDOWS), q.io_type)
     export_dir = params.job_dir / "export"
@@ -98,6 +104,7 @@ def run(params: TaskParams, task: Task) -> dict:
         "tflite_crc32": f"0x{zlib.crc32(tflite):08x}",
         "tflm_var_name": var_name,
         "io_type": q.io_type,
+        "quantization_aware": qat,
         "input": {"shape": list(qin.shape), "scale": qin.scale, "zero_point": qin.zero_point},
         "output": {"shape": list(qout.shape), "scale": qout.scale, "zero_point": qout.zero_point},
         "ops": ops,
@@ -127,6 +134,7 @@ def run(params: TaskParams, task: Task) -> dict:
     summary = {
         "tflite": str(tflite_path),
         "tflite_bytes": len(tflite),
+        "quantization_aware": qat,
         "ops": ", ".join(f"{k}x{v}" for k, v in report["op_counts"].items()),
         "params": report["keras_params"],
         "macs": macs,

@@ -2,7 +2,8 @@
 
 Output: ``<feature.save_path>/<feature set>/<dataset>/<subject>.h5`` (see ``sleepkit.features.store``),
 each written atomically with attributes naming the dataset, feature set, sampling rate, frame size,
-hop, sleepkit version and the exact configuration it was computed with.
+hop, sleepkit version, the exact configuration it was computed with and the subject's ``group`` (the
+person: ``Recording.meta["group"]``, else the subject id; ``sleepkit.data`` splits by it).
 
 Resumable: a subject whose file exists and was computed with the same configuration is skipped; set
 ``feature.params.force = true`` to recompute everything. A file computed with a different
@@ -86,6 +87,9 @@ def _compute_subject(job: _Job) -> dict:
             **job.attrs,
             "subject": job.subject_id,
             "source": recording.source,
+            # The person the recording belongs to (several nights of one person share it), so splits
+            # can keep a person on one side; datasets without the notion give the subject itself.
+            "group": str((recording.meta or {}).get("group") or job.subject_id),
             "mask_reasons": json.dumps(frames.mask_reasons, sort_keys=True),
         }
         write_subject(job.out_path, frames, attrs)
@@ -111,11 +115,13 @@ def _existing_matches(path: Path, config_key: str) -> bool | None:
     try:
         with h5py.File(path, "r") as h5:
             stored = h5.attrs.get("config")
+            has_group = "group" in h5.attrs
     except OSError:
         return False
     if isinstance(stored, bytes):
         stored = stored.decode()
-    return stored == config_key
+    # A file from before subjects carried their person ('group') is recomputed once to gain it.
+    return stored == config_key and has_group
 
 
 def _progress(enabled: bool):

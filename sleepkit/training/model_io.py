@@ -34,7 +34,7 @@ def seed_everything(seed: int | None) -> int:
 
 def architecture(params: TaskParams) -> tuple[str, dict, dict]:
     """(model name, builder kwargs, training kwargs) from ``params.architecture``."""
-    from ..models.tcn import TRAINING_KEYS
+    from ..models.common import TRAINING_KEYS
 
     arch = params.architecture or NamedParams(name=DEFAULT_ARCHITECTURE)
     kwargs = dict(arch.params)
@@ -42,11 +42,21 @@ def architecture(params: TaskParams) -> tuple[str, dict, dict]:
     return arch.name, kwargs, training
 
 
+def float_model_path(params: TaskParams) -> Path:
+    """Where train keeps the float model when quantization-aware training replaces ``model_file``."""
+    path = model_path(params)
+    return path.with_name(f"{path.stem}_float{path.suffix}")
+
+
 def build_model(params: TaskParams, num_features: int):
+    from ..models.common import model_cost
+
     name, kwargs, _ = architecture(params)
     builder = ModelFactory.get(name)
     model = builder((params.frame_size, num_features), params.num_classes, use_logits=params.use_logits, **kwargs)
-    logger.info("model '%s': %d parameters, input %s -> output %s", name, model.count_params(), model.input_shape, model.output_shape)
+    cost = model_cost(model)
+    logger.info("model '%s': %d parameters, %d MACs per window, input %s -> output %s", name, cost["params"], cost["macs"],
+                model.input_shape, model.output_shape)
     return model
 
 
@@ -54,9 +64,12 @@ def load_model(params: TaskParams, path: Path | None = None, num_features: int |
     """Load the trained model and check it matches the configured window and classes."""
     import keras
 
+    from .qat import register_layers
+
     path = Path(path) if path else model_path(params)
     if not path.is_file():
         raise SleepkitError(f"model_file {path} does not exist; run `sleepkit train` first")
+    register_layers()  # a quantization-aware model holds sleepkit's fake-quant layers
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises many types for a corrupt or foreign archive

@@ -1,0 +1,280 @@
+"""Person-grouped cross-validation over the HDF5 feature store.
+
+Scores from one train/test split of a few dozen nights swing by several points with the split, and
+several nights of one person on both sides inflate them (the model recognises the person, not the
+event). This module gives every person exactly one test fold:
+
+* ``person_folds``: persons (``SubjectRef.person``: the ``group`` attribute the feature mode stores,
+  else the subject) are shuffled with a seed and dealt to ``num_folds`` folds, each person to the fold
+  holding the fewest subjects so far; ``num_folds=None`` is leave-one-person-out. From each fold's
+  training persons, ``val_persons`` are held out for checkpoint selection.
+* ``fit_predict_model``: trains the configured sleepkit model (``ModelFactory``, the TCN by default)
+  on one fold with the training code of the ``train`` mode (windows, class weights, loss, schedule,
+  validation and checkpoint callbacks) and returns per-frame class probabilities for the fold's test
+  subjects, whole nights tiled.
+* ``fit_logistic`` / ``predict_logistic``: an L2 logistic regression on single frames (fitted with
+  ``scipy.optimize``), the usual reference for frame-wise classifiers.
+* ``binary_scores``, ``roc_auc``, ``event_minute_index``: the scores the real-data checks report.
+
+Nothing here writes into the feature store; models go to ``<job_dir>/fold_<k>/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .errors import SleepkitError
+from .log import logger
+from .metrics import cohen_kappa, confusion_matrix
+from .params import TaskParams
+
+# ---------------------------------------------------------------------------------------------------
+# Folds
+
+
+@dataclass
+class Fold:
+    index: int
+    train: list[data.SubjectRef]
+    val: list[data.SubjectRef]
+    test: list[data.SubjectRef]
+
+    def persons(self, side: str) -> set[tuple[str, str]]:
+        return {r.person for r in getattr(self, side)}
+
+    def as_dict(self) -> dict:
+        return {"fold": self.index, **{side: [r.key for r in getattr(self, side)] for side in ("train", "val", "test")}}
+
+
+def check_fold(fold: Fold) -> None:
+    """A person on two sides of a fold is a leak: refuse it."""
+    sides = ("train", "val", "test")
+    for i, a in enumerate(sides):
+        for b in sides[i + 1 :]:
+            shared = fold.persons(a) & fold.persons(b)
+            if shared:
+                raise SleepkitError(f"fold {fold.index}: person(s) {sorted(shared)[:5]} are in both {a} and {b}")
+
+
+def person_folds(refs: list[data.SubjectRef], num_folds: int | None, seed: int = 0, val_persons: int = 0) -> list[Fold]:
+    """Folds over persons (see the module docstring). Deterministic for a given seed, whatever the
+    order of ``refs``."""
+    members: dict[tuple[str, str], list[data.SubjectRef]] = {}
+    for r in sorted(refs, key=lambda r: (r.dataset, r.subject_id)):
+        members.setdefault(r.person, []).append(r)
+    persons = sorted(members)
+    n = len(persons)
+    k = n if num_folds is None else int(num_folds)
+    if k < 2 or k > n:
+        raise SleepkitError(f"cross-validation needs 2..{n} folds for {n} persons (got num_folds={num_folds})")
+    if n - n // k - val_persons < 1:  # the smallest training side must keep a person
+        raise SleepkitError(f"{n} persons cannot give {k} folds with {val_persons} validation person(s) and a training set")
+    rng = np.random.default_rng(seed)
+    order = [persons[i] for i in rng.permutation(n)]
+    test_of: list[list[tuple[str, str]]] = [[] for _ in range(k)]
+    sizes = np.zeros(k, dtype=np.int64)
+    for i, p in enumerate(order):
+        # the first k persons seed one fold each, so no fold can stay empty
+        f = i if i < k else int(np.argmin(sizes))
+        test_of[f].append(p)
+        sizes[f] += len(members[p])
+    folds = []
+    for f, test_persons in enumerate(test_of):
+        rest = [p for p in order if p not in set(test_persons)]
+        pick = set(np.random.default_rng([seed, f]).permutation(len(rest))[:val_persons].tolist())
+        val = [p for j, p in enumerate(rest) if j in pick]
+        train = [p for j, p in enumerate(rest) if j not in pick]
+
+        def refs_of(ps: list[tuple[str, str]]) -> list[data.SubjectRef]:
+            return sorted((r for p in ps for r in members[p]), key=lambda r: r.key)
+
+        fold = Fold(f, refs_of(train), refs_of(val), refs_of(test_persons))
+        check_fold(fold)
+        folds.append(fold)
+    logger.info("%d folds over %d persons (%d subjects), %d validation person(s) per fold", k, n, len(refs), val_persons)
+    return folds
+
+
+# ---------------------------------------------------------------------------------------------------
+# The sleepkit model on one fold
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def predict_nights(model, subjects: list[data.SubjectData], params: TaskParams) -> list[np.ndarray]:
+    """Per-frame class probabilities [N, C] of whole nights: tiled windows (``data.tile_starts``),
+    every frame covered."""
+    windows, starts = [], []
+    for s in subjects:
+        x, st = data.tiled_windows(s, params.frame_size)
+        windows.append(x)
+        starts.append(st)
+    out = model.predict(np.concatenate(windows), batch_size=params.batch_size, verbose=0)
+    probs = _softmax(out) if params.use_logits else out
+    result, i = [], 0
+    for s, st in zip(subjects, starts):
+        p, covered = data.stitch(probs[i : i + len(st)], st, s.num_frames)
+        assert covered.all()
+        result.append(p)
+        i += len(st)
+    return result
+
+
+def fit_model(params: TaskParams, label_key: str, train: list[data.SubjectRef], val: list[data.SubjectRef], job_dir: Path):
+    """Train the configured model as the ``train`` mode does, on the given subjects; returns the best
+    checkpoint (by ``val_metric`` on ``val``) loaded back."""
+    import keras
+
+    from .modes.train import compile_model
+    from .training.callbacks import MONITORS, best_in_history, read_history, standard_callbacks, validation_callback
+    from .training.class_weights import compute_class_weights
+    from .training.model_io import build_model, seed_everything
+
+    if not val:
+        raise SleepkitError("fit_model needs at least one validation subject for checkpoint selection")
+    params = params.model_copy(update={"job_dir": Path(job_dir), "model_file": None})
+    seed = seed_everything(params.seed)
+    train_s = data.load_subjects(train, params, label_key)
+    val_s = data.load_subjects(val, params, label_key)
+    weights = compute_class_weights(params.class_weights, [s.y for s in train_s], params.num_classes)
+    train_bank = data.WindowBank(train_s, params.frame_size, params.num_classes)
+    val_bank = data.WindowBank(val_s, params.frame_size, params.num_classes)
+    stream = data.train_stream(train_bank, params, np.random.default_rng(seed), weights)
+    xv, yv, wv = data.validation_windows(val_bank, params, np.random.default_rng(seed + 1))
+
+    model = build_model(params, train_bank.x.shape[1])
+    compile_model(model, params)
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    best_file, history_csv = job_dir / "model.keras", job_dir / "history.csv"
+    callbacks = standard_callbacks(
+        validation_callback(xv, yv, wv, model.loss, params.batch_size), history_csv, best_file,
+        job_dir / "last.keras", params.val_metric, max(1, params.epochs // 4), resume=False, best_so_far=None,
+        epochs=params.epochs,
+    )
+    model.fit(stream, steps_per_epoch=params.steps_per_epoch, epochs=params.epochs, callbacks=callbacks, shuffle=False, verbose=0)
+    best, epoch = best_in_history(read_history(history_csv), params.val_metric)
+    if best is None or not best_file.is_file():
+        raise SleepkitError(f"fold in {job_dir}: training produced no usable checkpoint; see {history_csv}")
+    logger.info("best %s %.4f at epoch %d", MONITORS[params.val_metric][0], best, epoch + 1)
+    return keras.models.load_model(best_file, compile=False)
+
+
+def fit_predict_model(params: TaskParams, label_key: str, fold: Fold, job_dir: Path | None = None) -> tuple[list[data.SubjectData], list[np.ndarray]]:
+    """Train on the fold's training persons, predict its test persons: (test subjects, per-frame
+    probabilities of each)."""
+    check_fold(fold)
+    job_dir = Path(job_dir) if job_dir is not None else params.job_dir / f"fold_{fold.index}"
+    model = fit_model(params, label_key, fold.train, fold.val, job_dir)
+    test = data.load_subjects(fold.test, params, label_key)
+    return test, predict_nights(model, test, params)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Frame-wise logistic regression
+
+
+@dataclass
+class LogisticModel:
+    mean: np.ndarray  # [F] standardisation of the training frames
+    scale: np.ndarray  # [F]
+    weights: np.ndarray  # [F]
+    bias: float
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        return ((np.asarray(x, np.float64) - self.mean) / self.scale) @ self.weights + self.bias
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Probability of the positive class per row."""
+        from scipy.special import expit
+
+        return expit(self.decision(x))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, balanced: bool = False) -> LogisticModel:
+    """L2-penalised logistic regression (penalty ``l2``·|w|²/2, bias free) on standardised features,
+    fitted by L-BFGS. ``y`` is 0/1; ``balanced`` weighs each class by N / (2·n_class)."""
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    if x.ndim != 2 or len(x) != len(y) or not len(y):
+        raise SleepkitError(f"fit_logistic needs x [N, F] and y [N] with N > 0 (got {x.shape}, {y.shape})")
+    if not np.isfinite(x).all():
+        raise SleepkitError("fit_logistic: features hold NaN or inf; pass usable frames only")
+    if len(np.unique(y)) < 2:
+        raise SleepkitError("fit_logistic: the training frames hold a single class")
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    z = (x - mean) / scale
+    sw = np.ones_like(y)
+    if balanced:
+        pos = y.mean()
+        sw = np.where(y > 0.5, 0.5 / pos, 0.5 / (1.0 - pos))
+    sw /= sw.sum()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1], theta[-1]
+        t = z @ w + b
+        nll = -(sw * (y * log_expit(t) + (1 - y) * log_expit(-t))).sum()
+        r = sw * (expit(t) - y)
+        grad = np.concatenate([z.T @ r + l2 * w / len(y), [r.sum()]])
+        return nll + 0.5 * l2 * float(w @ w) / len(y), grad
+
+    res = minimize(loss, np.zeros(z.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    if not res.success:
+        logger.warning("logistic regression: L-BFGS stopped early (%s)", res.message)
+    return LogisticModel(mean, scale, res.x[:-1], float(res.x[-1]))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scores
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a random
+    negative (ties count half), from the Mann-Whitney rank sum. NaN when a class is absent."""
+    from scipy.stats import rankdata
+
+    scores = np.asarray(scores, np.float64)
+    positive = np.asarray(positive, bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def binary_scores(positive: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict:
+    """Accuracy, AUC and Cohen's kappa of a positive-class probability against 0/1 truth."""
+    positive = np.asarray(positive, bool)
+    pred = np.asarray(prob) >= threshold
+    cm = confusion_matrix(positive.astype(int), pred.astype(int), 2)
+    return {
+        "frames": int(len(positive)),
+        "accuracy": float(np.mean(pred == positive)) if len(positive) else float("nan"),
+        "auc": roc_auc(prob, positive),
+        "kappa": cohen_kappa(cm),
+    }
+
+
+def event_minute_index(positive: np.ndarray) -> float:
+    """Event minutes per hour: 60 × the share of the given frames that are positive. With the
+    Apnea-ECG scoring (one label a minute: apnea or hypopnea in progress or not) this is the
+    apnea-minute index, the per-minute stand-in for the AHI. It is not the events-based AHI (a minute
+    may hold part of one event or two), so truth and prediction are both computed this way and
+    compared with each other."""
+    positive = np.asarray(positive, bool)
+    if not len(positive):
+        return float("nan")
+    return 60.0 * float(positive.sum()) / float(len(positive))
