@@ -13,6 +13,7 @@ import typer
 
 from .errors import SleepkitError
 from .modes import MODES
+from .modes.download import HELP as _DOWNLOAD_HELP
 
 app = typer.Typer(
     add_completion=False,
@@ -58,9 +59,8 @@ def _run(mode: str, task: str, config: Optional[str], overrides: Optional[list[s
     return summary
 
 
-@app.command()
+@app.command(help=_DOWNLOAD_HELP, short_help="Download the configured datasets (needs each dataset's credentials).")
 def download(task: str = TaskOpt, config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """Download the configured datasets (needs each dataset's credentials; see README)."""
     _run("download", task, config, set_)
 
 

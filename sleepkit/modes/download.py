@@ -17,21 +17,25 @@ from ..params import TaskParams
 HELP = """Download the configured datasets into each dataset's params.path.
 
 What each dataset needs:
-  mesa    NSRR account + approved data access request for MESA; token in $NSRR_TOKEN
-          (https://sleepdata.org/token). PSG EDFs + XML scoring + actigraphy: ~385 GB for 2,056 nights.
-  stages  NSRR account + approved request for STAGES; token in $NSRR_TOKEN. Clinical PSGs
-          (original/STAGES PSGs/<site>/*.edf + .csv): hundreds of GB; the exact total is printed
-          from the NSRR listing before anything is fetched.
-  cmidss  Kaggle account, competition rules accepted (child-mind-institute-detect-sleep-states),
-          $KAGGLE_USERNAME and $KAGGLE_KEY set. train_series.parquet + train_events.csv: ~1 GB.
-          Licence CC BY-NC-SA 4.0 (non-commercial).
-  ysyw    No account (PhysioNet open data, ODC-By). Training set of 994 records: ~135 GB;
-          restrict with params.subjects (e.g. ["tr03-0005"]).
+  mesa    NSRR account + approved data access request for MESA;
+          token in $NSRR_TOKEN (https://sleepdata.org/token).
+          PSG EDFs + XML scoring + actigraphy: ~385 GB, 2,056 nights.
+  stages  NSRR account + approved request for STAGES; token in
+          $NSRR_TOKEN. Clinical PSGs (original/STAGES PSGs/<site>/):
+          hundreds of GB; the exact total is printed from the NSRR
+          listing before anything is fetched.
+  cmidss  Kaggle account, competition rules accepted
+          (child-mind-institute-detect-sleep-states), $KAGGLE_USERNAME
+          and $KAGGLE_KEY set. train_series.parquet + train_events.csv:
+          ~1 GB. Licence CC BY-NC-SA 4.0 (non-commercial).
+  ysyw    No account (PhysioNet open data, ODC-By). 994 training
+          records: ~135 GB; restrict with params.subjects.
   synthetic, byod: nothing to download.
 
-Set params.subjects to fetch a subset. Transfers resume after an interruption (rerun the command),
-files are verified against the listed size and MD5/SHA-256, free disk space is checked first, and a
-finished file is never overwritten unless force_download is true. num_workers sets parallel files."""
+params.subjects fetches a subset. Transfers resume after an interruption
+(rerun the command); files are verified against the listed size and
+MD5/SHA-256; free disk space is checked first; a finished file is never
+overwritten unless force_download is true. num_workers = parallel files."""
 
 
 def _build(ds_cls, kwargs: dict, where: str):
