@@ -28,6 +28,7 @@ import numpy as np
 
 from . import data
 from .errors import SleepkitError
+from .features.store import read_subject
 from .log import logger
 from .metrics import cohen_kappa, confusion_matrix
 from .params import TaskParams
@@ -127,9 +128,63 @@ def predict_nights(model, subjects: list[data.SubjectData], params: TaskParams) 
     return result
 
 
-def fit_model(params: TaskParams, label_key: str, train: list[data.SubjectRef], val: list[data.SubjectRef], job_dir: Path):
-    """Train the configured model as the ``train`` mode does, on the given subjects; returns the best
-    checkpoint (by ``val_metric`` on ``val``) loaded back."""
+NORMALISATIONS = ("subject", "train")
+CLIP_Z = 6.0  # z-scores beyond this are artefacts or outliers; clipping keeps one from dominating a window
+
+
+@dataclass
+class Standardiser:
+    """Feature z-scoring with fixed statistics (from a fold's training frames)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, rows: np.ndarray) -> "Standardiser":
+        rows = np.asarray(rows, np.float64)
+        std = rows.std(axis=0)
+        std[std < 1e-8] = 1.0
+        return cls(rows.mean(axis=0), std)
+
+    def apply(self, features: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        x = np.zeros(features.shape, dtype=np.float32)
+        z = (np.asarray(features[usable], np.float64) - self.mean) / self.std
+        x[usable] = np.clip(z, -CLIP_Z, CLIP_Z).astype(np.float32)
+        return x
+
+
+def raw_features(ref: data.SubjectRef, params: TaskParams, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(stored features [T, F] with ``feat_cols`` applied, before any normalisation; usable rows [T]:
+    mask 1 and finite, as in ``sleepkit.data.load_subject``)."""
+    sf = read_subject(ref.path, params.feature.feat_key, params.feature.mask_key, label_key)
+    feats, _ = data._select_columns(sf.features, sf.feature_names, params, ref.path)
+    return feats, sf.mask & np.isfinite(feats).all(axis=1)
+
+
+def fold_subjects(
+    params: TaskParams, label_key: str, fold: Fold, normalise: str = "subject"
+) -> tuple[list[data.SubjectData], list[data.SubjectData], list[data.SubjectData]]:
+    """(train, val, test) subjects of a fold. ``normalise``: ``"subject"`` keeps the per-night
+    z-score of ``sleepkit.data`` (what the train mode does; it removes each night's level, which
+    carries information when the target is how much of a night is abnormal, e.g. apnea);
+    ``"train"`` z-scores every night with the fold's training-frame statistics (clipped to
+    ±``CLIP_Z``), so levels stay comparable across nights and nothing is learnt from test nights."""
+    if normalise not in NORMALISATIONS:
+        raise SleepkitError(f"normalise must be one of {', '.join(NORMALISATIONS)} (got {normalise!r})")
+    sides = [data.load_subjects(refs, params, label_key) for refs in (fold.train, fold.val, fold.test)]
+    if normalise == "train":
+        raws = [[raw_features(s.ref, params, label_key) for s in side] for side in sides]
+        scaler = Standardiser.fit(np.concatenate([f[u] for f, u in raws[0]]))
+        for side, rs in zip(sides, raws):
+            for s, (f, u) in zip(side, rs):
+                s.x = scaler.apply(f, u)
+    return sides[0], sides[1], sides[2]
+
+
+def fit_model(params: TaskParams, train_s: list[data.SubjectData], val_s: list[data.SubjectData], job_dir: Path):
+    """Train the configured model as the ``train`` mode does (windows, class weights, loss, schedule,
+    validation callbacks) on the given subjects; returns the best checkpoint (by ``val_metric`` on
+    ``val_s``) loaded back."""
     import keras
 
     from .modes.train import compile_model
@@ -137,12 +192,11 @@ def fit_model(params: TaskParams, label_key: str, train: list[data.SubjectRef], 
     from .training.class_weights import compute_class_weights
     from .training.model_io import build_model, seed_everything
 
-    if not val:
+    if not val_s:
         raise SleepkitError("fit_model needs at least one validation subject for checkpoint selection")
-    params = params.model_copy(update={"job_dir": Path(job_dir), "model_file": None})
+    job_dir = Path(job_dir)
+    params = params.model_copy(update={"job_dir": job_dir, "model_file": None})
     seed = seed_everything(params.seed)
-    train_s = data.load_subjects(train, params, label_key)
-    val_s = data.load_subjects(val, params, label_key)
     weights = compute_class_weights(params.class_weights, [s.y for s in train_s], params.num_classes)
     train_bank = data.WindowBank(train_s, params.frame_size, params.num_classes)
     val_bank = data.WindowBank(val_s, params.frame_size, params.num_classes)
@@ -151,7 +205,6 @@ def fit_model(params: TaskParams, label_key: str, train: list[data.SubjectRef], 
 
     model = build_model(params, train_bank.x.shape[1])
     compile_model(model, params)
-    job_dir = Path(job_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     best_file, history_csv = job_dir / "model.keras", job_dir / "history.csv"
     callbacks = standard_callbacks(
@@ -167,14 +220,16 @@ def fit_model(params: TaskParams, label_key: str, train: list[data.SubjectRef], 
     return keras.models.load_model(best_file, compile=False)
 
 
-def fit_predict_model(params: TaskParams, label_key: str, fold: Fold, job_dir: Path | None = None) -> tuple[list[data.SubjectData], list[np.ndarray]]:
+def fit_predict_model(
+    params: TaskParams, label_key: str, fold: Fold, job_dir: Path | None = None, normalise: str = "subject"
+) -> tuple[list[data.SubjectData], list[np.ndarray]]:
     """Train on the fold's training persons, predict its test persons: (test subjects, per-frame
-    probabilities of each)."""
+    class probabilities of each)."""
     check_fold(fold)
     job_dir = Path(job_dir) if job_dir is not None else params.job_dir / f"fold_{fold.index}"
-    model = fit_model(params, label_key, fold.train, fold.val, job_dir)
-    test = data.load_subjects(fold.test, params, label_key)
-    return test, predict_nights(model, test, params)
+    train_s, val_s, test_s = fold_subjects(params, label_key, fold, normalise)
+    model = fit_model(params, train_s, val_s, job_dir)
+    return test_s, predict_nights(model, test_s, params)
 
 
 # ---------------------------------------------------------------------------------------------------
