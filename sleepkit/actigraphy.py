@@ -125,6 +125,20 @@ def webster_rescore(sleep: np.ndarray, epoch_seconds: float) -> np.ndarray:
     return out
 
 
+def check_epoch(rule: str, epoch_seconds: float) -> None:
+    """Raise SleepkitError unless ``rule`` is published for epochs of ``epoch_seconds``."""
+    if rule == "cole_kripke":
+        _epoch_key(epoch_seconds)
+    elif rule == "sadeh":
+        if abs(epoch_seconds - SADEH_EPOCH_SECONDS) > 1e-6:
+            raise SleepkitError(
+                f"the Sadeh rule is published for 60-s epochs; the feature frames are {epoch_seconds:g} s apart "
+                "(use rule 'cole_kripke' or set feature.params.hop_seconds to 60)"
+            )
+    else:
+        raise SleepkitError(f"unknown actigraphy rule '{rule}'; choose one of {', '.join(RULES)}")
+
+
 def sadeh(activity: np.ndarray, epoch_seconds: float = SADEH_EPOCH_SECONDS) -> np.ndarray:
     """Sleep (True) / wake (False) per 1-min epoch."""
     return sadeh_index(activity, epoch_seconds) >= 0.0
@@ -132,11 +146,7 @@ def sadeh(activity: np.ndarray, epoch_seconds: float = SADEH_EPOCH_SECONDS) -> n
 
 def sadeh_index(activity: np.ndarray, epoch_seconds: float = SADEH_EPOCH_SECONDS) -> np.ndarray:
     """The Sadeh probability-of-sleep score ``PS`` per 1-min epoch (sleep when ``PS >= 0``)."""
-    if abs(epoch_seconds - SADEH_EPOCH_SECONDS) > 1e-6:
-        raise SleepkitError(
-            f"the Sadeh rule is published for 60-s epochs; the feature frames are {epoch_seconds:g} s apart "
-            "(use rule 'cole_kripke' or set feature.params.hop_seconds to 60)"
-        )
+    check_epoch("sadeh", epoch_seconds)
     a = np.nan_to_num(np.asarray(activity, dtype=np.float64), nan=0.0)
     n = len(a)
     t = np.arange(n)
@@ -166,6 +176,16 @@ def score(rule: str, activity: np.ndarray, epoch_seconds: float, rescore: bool =
     if rule == "sadeh":
         return sadeh(activity, epoch_seconds)
     raise SleepkitError(f"unknown actigraphy rule '{rule}'; choose one of {', '.join(RULES)}")
+
+
+def describe(rule: str, epoch_seconds: float, rescore: bool) -> dict:
+    """The published constants a rule runs with, for reports."""
+    if rule == "cole_kripke":
+        p, weights = COLE_KRIPKE[_epoch_key(epoch_seconds)]
+        return {"rule": rule, "reference": "Cole et al., Sleep 15(5):461-469, 1992", "webster_rescoring": rescore,
+                "coefficients": {"P": p, "weights_t-4..t+2": list(weights)}, "wake_if": "D >= 1"}
+    return {"rule": rule, "reference": "Sadeh et al., Sleep 17(3):201-207, 1994", "webster_rescoring": False,
+            "coefficients": dict(SADEH), "wake_if": "PS < 0"}
 
 
 @dataclass

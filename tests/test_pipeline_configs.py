@@ -98,6 +98,8 @@ def add_arousal_labels(store: Path, dataset_params: dict, frame_seconds: float) 
         with h5py.File(path, "r+") as h5:
             times = h5["times"][...]
             grid = FrameGrid(frame_seconds, float(np.median(np.diff(times))), times - frame_seconds / 2)
+            if "arousal" in h5:
+                del h5["arousal"]
             h5.create_dataset("arousal", data=event_labels(LabelTrack(arousal, 1.0), grid, 3.0))
 
 

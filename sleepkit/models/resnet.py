@@ -18,6 +18,10 @@ from typing import Any
 from ..errors import SleepkitError
 from .common import TRAINING_KEYS, check_params, dropout_rate, int_list, positive_int
 
+# Batch-norm statistics settle within a few hundred steps (Keras' default 0.99 needs thousands): runs on
+# a few nights are short, and an unsettled moving mean makes inference-mode outputs collapse to one class.
+BN_MOMENTUM = 0.9
+
 # ~17 k parameters, ~4 M MACs per 240-frame window of 5 features.
 DEFAULT_ARCH: dict[str, Any] = {
     "filters": [16, 16, 24, 24],
@@ -60,22 +64,22 @@ def build_resnet(input_shape: tuple[int, int], num_classes: int, **params: Any):
     inputs = keras.Input(shape=(frames, num_feats), name="features")
     x = layers.Reshape((frames, 1, num_feats), name="to_2d")(inputs)
     x = _padded_conv(x, filters[0], k, 1, causal, "stem")
-    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
 
     for i, (f, d) in enumerate(zip(filters, dilations)):
         name = f"b{i}_d{d}"
         shortcut = x
         y = _padded_conv(x, f, k, d, causal, f"{name}_c1")
-        y = layers.BatchNormalization(name=f"{name}_c1_bn")(y)
+        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_c1_bn")(y)
         y = layers.ReLU(name=f"{name}_c1_relu")(y)
         y = _padded_conv(y, f, k, d, causal, f"{name}_c2")
-        y = layers.BatchNormalization(name=f"{name}_c2_bn")(y)
+        y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_c2_bn")(y)
         if dropout:
             y = layers.Dropout(dropout, name=f"{name}_drop")(y)
         if int(shortcut.shape[-1]) != f:
             shortcut = layers.Conv2D(f, 1, use_bias=False, name=f"{name}_proj")(shortcut)
-            shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+            shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_proj_bn")(shortcut)
         x = layers.Add(name=f"{name}_add")([shortcut, y])
         x = layers.ReLU(name=f"{name}_relu")(x)
 

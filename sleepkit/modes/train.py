@@ -112,7 +112,7 @@ def quantization_aware_finetune(params: TaskParams, stream, val, best_file) -> d
         best_so_far=None, epochs=epochs,
     )
     qmodel.fit(stream, steps_per_epoch=params.steps_per_epoch, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
-    best, best_epoch = best_in_history(read_history(history_csv), params.val_metric)
+    best, _ = best_in_history(read_history(history_csv), params.val_metric)
     logger.info(
         "QAT: %s float %.4f, fake-quant before fine-tune %.4f, best after %d epoch(s) %.4f",
         metric_key, float_metric, before, epochs, best if best is not None else float("nan"),

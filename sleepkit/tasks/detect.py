@@ -66,7 +66,7 @@ class DetectTask(StageTask):
         hops = {round(r.subject.frame_seconds, 6) for r in results}
         try:
             for hop in hops:
-                actigraphy.score(self.rule, np.zeros(3), hop, self.rescore)  # published for this epoch length?
+                actigraphy.check_epoch(self.rule, hop)
         except SleepkitError as exc:
             logger.warning("detect: classic actigraphy rule skipped: %s", exc)
             return {"classic": {"skipped": str(exc)}}
@@ -93,16 +93,11 @@ class DetectTask(StageTask):
                 "sleep_efficiency_true": t["sleep_efficiency"], "sleep_efficiency_pred": p["sleep_efficiency"],
             })
         report = classification_report(np.concatenate(all_true), np.concatenate(all_pred), names)
-        p, w = actigraphy.COLE_KRIPKE.get(int(round(next(iter(hops)))), (None, None)) if self.rule == "cole_kripke" else (None, None)
         return {
             "classic": {
-                "rule": self.rule,
-                "reference": "Cole et al., Sleep 15(5):461-469, 1992" if self.rule == "cole_kripke"
-                else "Sadeh et al., Sleep 17(3):201-207, 1994",
-                "webster_rescoring": self.rescore if self.rule == "cole_kripke" else False,
+                **actigraphy.describe(self.rule, min(hops), self.rescore),
                 "activity_feature": column,
                 "epoch_seconds": sorted(hops),
-                "coefficients": {"P": p, "weights_t-4..t+2": list(w)} if p is not None else actigraphy.SADEH,
                 "device_scale": scale,
                 "device_scale_fit": {"subjects": len(train_nights), "criterion": "Cohen's kappa", "kappa": train_kappa},
                 **report,

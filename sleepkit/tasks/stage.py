@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import data
-from ..datasets.label_maps import validate_stage_class_map
 from ..errors import SleepkitError
 from ..metrics import agreement_summary, minutes_per_class, sleep_summary, wake_after_sleep_onset
 from ..params import TaskParams
@@ -30,8 +29,14 @@ class StageTask(Task):
     def check(self, params: TaskParams) -> None:
         if params.num_classes not in STAGE_CLASSES:
             raise SleepkitError(f"task '{self.name}': num_classes must be one of {STAGE_CLASSES}, got {params.num_classes}")
-        if self.label_key_for(params) == "stage":
-            validate_stage_class_map(params.class_map)
+        cmap = {int(k): int(v) for k, v in params.class_map.items()}
+        # R&K stage 4 is deep sleep: it must land in N3's class. A map without 4 is fine — a night that
+        # holds stage 4 then fails at loading with "label(s) [4] are not in class_map".
+        if self.label_key_for(params) == "stage" and 3 in cmap and 4 in cmap and cmap[3] != cmap[4]:
+            raise SleepkitError(
+                f"class_map: N3 (3) goes to class {cmap[3]} but R&K stage 4 (4) goes to class {cmap[4]}; "
+                f"stage 4 is deep sleep, set 4: {cmap[3]}"
+            )
 
     def subject_metrics(self, result: SubjectResult, params: TaskParams) -> dict:
         s, use = result.subject, result.scored
