@@ -3,7 +3,8 @@
 #                                         downloads it (override with TFLM_THIRD_PARTY=<dir>)
 #   TFLM_LIB=<libtensorflow-microlite.a> TFLM_INCLUDE="<header dirs>"   a prebuilt library
 # Only the kernels the model uses are compiled: model_ops.mk (written at export) lists them.
-# Reference kernels are compiled at -O2: at -Os they run about 9x slower.
+# Core and kernels are compiled at -O2 (CORE_OPT, KERNEL_OPT): reference kernels are slower at -Os
+# (benchmarks/bench_firmware.py measures the difference).
 
 TFLM_DEFINES := -DTF_LITE_STATIC_MEMORY -DTF_LITE_DISABLE_X86_NEON
 TFLM_OBJS :=

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-export TF_CPP_MIN_LOG_LEVEL=2
+export TF_CPP_MIN_LOG_LEVEL=3  # TensorFlow C++ logs (CUDA probing on CPU-only machines) are noise here
 CONFIG="${1:-configs/quickstart.json}"
 for mode in feature train evaluate export demo; do
     echo "== sleepkit $mode --task stage --config $CONFIG"

@@ -172,10 +172,22 @@ class TensorQ:
     zero_point: int
 
 
-def io_details(data: bytes) -> tuple[TensorQ, TensorQ]:
+def _litert(data: bytes, **kwargs):
+    """A TFLite interpreter on ``data``; a file that is not a TFLite model is a user error, not a crash."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=data)
+    if not data:
+        raise SleepkitError("the .tflite file is empty; re-run `sleepkit export`")
+    try:
+        interp = Interpreter(model_content=data, **kwargs)
+        interp.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise SleepkitError(f"not a usable TFLite model ({str(exc).splitlines()[0]}); re-run `sleepkit export`") from None
+    return interp
+
+
+def io_details(data: bytes) -> tuple[TensorQ, TensorQ]:
+    interp = _litert(data)
     res = []
     for d in (interp.get_input_details()[0], interp.get_output_details()[0]):
         scale, zp = d["quantization"]
@@ -192,11 +204,9 @@ def quantize_input(x: np.ndarray, q: TensorQ) -> np.ndarray:
 
 
 def reference_interpreter(data: bytes):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from ai_edge_litert.interpreter import OpResolverType
 
-    interp = Interpreter(model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-    interp.allocate_tensors()
-    return interp
+    return _litert(data, experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
 
 
 def run_reference(data: bytes, xq: np.ndarray) -> np.ndarray:

@@ -180,7 +180,22 @@ def test_failed_verification_raises_with_numbers(pipeline, tmp_path):
     with pytest.raises(VerificationError, match=r"agreement \d\.\d+ < test_metric_threshold 1\.01") as err:
         StageTask().run("export", strict)
     assert err.value.exit_code == 3
-    assert json.loads((job / "export" / "export.json").read_text())["verified"] is False
+    assert json.loads((job / "export" / "rejected" / "export.json").read_text())["verified"] is False
+    assert not (job / "export" / "model.tflite").exists()  # nothing unverified where the firmware looks
+
+
+def test_failed_verification_keeps_the_last_verified_export(pipeline):
+    """A rejected model must not replace a verified one (the firmware and demo read export/)."""
+    params, _, _ = pipeline
+    export_dir = params.job_dir / "export"
+    before = {p.name: p.read_bytes() for p in export_dir.iterdir() if p.is_file()}
+    assert json.loads(before["export.json"])["verified"] is True
+    strict = params.model_copy(update={"test_metric_threshold": 1.01, "tflm_file": None})
+    with pytest.raises(VerificationError, match="previous verified export is unchanged"):
+        StageTask().run("export", strict)
+    after = {p.name: p.read_bytes() for p in export_dir.iterdir() if p.is_file()}
+    assert after == before
+    assert json.loads((export_dir / "rejected" / "export.json").read_text())["verified"] is False
 
 
 @pytest.mark.parametrize(
@@ -206,3 +221,16 @@ def test_bad_inputs_exit_2_without_traceback(tmp_path, capsys, case, match):
     assert exit_.value.code == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_corrupt_tflite_is_a_clear_error_not_a_traceback(pipeline, tmp_path):
+    from sleepkit.backends.pc import PcBackend
+    from sleepkit.errors import SleepkitError
+
+    params, _, _ = pipeline
+    good = (params.job_dir / "export" / "model.tflite").read_bytes()
+    for name, content in {"truncated": good[:1000], "empty": b""}.items():
+        bad = tmp_path / f"{name}.tflite"
+        bad.write_bytes(content)
+        with pytest.raises(SleepkitError, match=rf"{name}\.tflite: .*(not a usable TFLite model|empty)"):
+            PcBackend(params, bad).open()

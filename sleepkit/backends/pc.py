@@ -22,7 +22,10 @@ class PcBackend(Backend):
     def open(self) -> ModelIO:
         if not self.model_path.is_file():
             raise SleepkitError(f"exported model {self.model_path} does not exist; run `sleepkit export` first")
-        self._interp = reference_interpreter(self.model_path.read_bytes())
+        try:
+            self._interp = reference_interpreter(self.model_path.read_bytes())
+        except SleepkitError as exc:
+            raise SleepkitError(f"{self.model_path}: {exc}") from None
         din = self._interp.get_input_details()[0]
         dout = self._interp.get_output_details()[0]
         self._in_index, self._out_index = din["index"], dout["index"]

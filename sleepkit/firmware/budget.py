@@ -186,7 +186,8 @@ def measure(board: str, elf: str | Path, map_file: str | Path, model_bytes: int 
         berkeley = subprocess.run([SIZE, str(elf)], check=True, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise SleepkitError(f"cannot read sections of {elf}: {exc}") from None
-    budget = compute_budget(board, str(elf), parse_memory_configuration(map_text), parse_objdump_headers(headers), model_bytes)
+    regions = parse_memory_configuration(map_text)
+    budget = compute_budget(board, str(elf), regions, parse_objdump_headers(headers), model_bytes)
     budget.berkeley = parse_berkeley(berkeley)
     return budget
 

@@ -44,7 +44,8 @@ BOARDS: dict[str, BoardInfo] = {
 
 def toolchain_missing() -> str | None:
     if shutil.which(TOOLCHAIN_GCC) is None:
-        return f"{TOOLCHAIN_GCC} not found (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib)"
+        return (f"{TOOLCHAIN_GCC} not found (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi "
+                "libstdc++-arm-none-eabi-newlib)")
     return None
 
 
@@ -157,7 +158,9 @@ def build(
         return BuildResult(board, False, "failed", reason, command=cmd, log_tail=tail)
     measured = budget_mod.measure(board, elf, elf.with_suffix(".map"), model_bytes)
     status = "link-only" if budget_only else "built"
-    reason = "AMBIQSUITE_DIR not set: linked with a stub UART driver to measure the budget, not runnable" if budget_only else ""
+    reason = ""
+    if budget_only:
+        reason = "AMBIQSUITE_DIR not set: linked with a stub UART driver to measure the budget, not runnable"
     return BuildResult(board, True, status, reason, str(elf), not budget_only, measured, cmd, tail)
 
 

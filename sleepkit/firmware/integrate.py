@@ -75,7 +75,8 @@ def place_in_firmware(export_dir: Path, tflm_file: Path) -> Path:
 def on_export(params: Any, export_dir: Path, tflite_path: Path, arena_bytes: int, build_board: str | None) -> dict:
     export_dir = Path(export_dir)
     var_name = getattr(params, "tflm_var_name", "g_model")
-    summary = write_model_headers(export_dir, Path(tflite_path), arena_bytes, getattr(params, "name", "model"), var_name)
+    name = getattr(params, "name", "model")
+    summary = write_model_headers(export_dir, Path(tflite_path), arena_bytes, name, var_name)
     logger.info(
         "firmware: %d ops (%s), arena %d B (measured %d B)",
         len(summary["ops"]), " ".join(summary["ops"]), summary["arena_bytes"], summary["arena_measured_bytes"],
@@ -106,7 +107,7 @@ def _build(export_dir: Path, build_board: str, model_bytes: int) -> dict:
         build.write_json(export_dir / "firmware_build.json", report)
         return report
     # The requested board first; the budget table always covers every board.
-    order = list(build.BOARDS) if build_board == "all" else [build_board] + [b for b in build.BOARDS if b != build_board]
+    order = [build_board] + [b for b in build.BOARDS if b != build_board] if build_board != "all" else list(build.BOARDS)
     # SLEEPKIT_FW_CACHE lets exports share the compiled TFLM objects (they depend only on CPU and tree).
     cache = os.environ.get("SLEEPKIT_FW_CACHE")
     results = build.build_boards(order, model_dir=export_dir, build_root=export_dir / "firmware-build",

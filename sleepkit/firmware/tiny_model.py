@@ -61,14 +61,17 @@ def quantized_inputs(tflite_path: Path, inputs: np.ndarray) -> np.ndarray:
     from ..quant import quantize
 
     details = _interpreter(Path(tflite_path).read_bytes(), None).get_input_details(0)
-    scale, zero_point = details["quantization_parameters"]["scales"][0], details["quantization_parameters"]["zero_points"][0]
+    qp = details["quantization_parameters"]
+    scale, zero_point = qp["scales"][0], qp["zero_points"][0]
     return np.stack([quantize(x, float(scale), int(zero_point)) for x in inputs])
 
 
 def _interpreter(model: bytes, arena_size: int | None):
     from tflite_micro.python.tflite_micro import runtime
 
-    return runtime.Interpreter.from_bytes(model, arena_size=arena_size) if arena_size else runtime.Interpreter.from_bytes(model)
+    if arena_size:
+        return runtime.Interpreter.from_bytes(model, arena_size=arena_size)
+    return runtime.Interpreter.from_bytes(model)
 
 
 def host_outputs(tflite_path: Path, qinputs: np.ndarray) -> list[bytes]:

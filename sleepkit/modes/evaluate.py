@@ -149,6 +149,11 @@ def run(params: TaskParams, task: Task) -> dict:
         extra["int8"] = {"source": source, "class_agreement_with_keras": float(agreement.mean()), **_compact(int8)}
         plot_confusion(np.asarray(int8["confusion_matrix"]), names, params.job_dir / "confusion_int8.png")
 
+    if not main["frames"]:
+        raise SleepkitError(
+            f"no scorable frames in the test subjects ({', '.join(s.ref.key for s in subjects)}): every frame is "
+            f"masked, unscored or excluded by class_map; {params.job_dir / 'metrics.json'} was left as it was"
+        )
     metrics = {
         "task": task.name,
         "label_key": task.label_key_for(params),
@@ -167,7 +172,7 @@ def run(params: TaskParams, task: Task) -> dict:
         test_metric = "accuracy"
     metrics["test_metric"] = {"name": test_metric, "value": metrics[test_metric]}
     out = params.job_dir / "metrics.json"
-    write_text(out, json.dumps(metrics, indent=2, default=_json_default))
+    write_text(out, json.dumps(metrics, indent=2, default=_json_default).replace("NaN", "null"))
     plot_confusion(np.asarray(main["confusion_matrix"]), names, params.job_dir / "confusion.png")
     logger.info("test accuracy %.4f, macro F1 %.4f, kappa %.4f on %d frames", main["accuracy"], main["f1_macro"], main["kappa"], main["frames"])
     summary = {

@@ -6,8 +6,9 @@ weights, MACs, TFLM arena, parity). Verification on the held-out test windows:
 * Keras vs TFLite: share of frames whose predicted class agrees >= ``test_metric_threshold``;
 * TFLite reference kernels vs host TFLM: identical int8 outputs (0 LSB) on every window.
 
-A failed check raises ``VerificationError`` (exit 3) with both numbers; ``tflm_file`` is only written
-and the firmware hook only runs for a verified model.
+A failed check raises ``VerificationError`` (exit 3) with both numbers and leaves the last verified
+export untouched (the rejected model and its report go to ``export/rejected/``); ``tflm_file`` is only
+written and the firmware hook only runs for a verified model.
 """
 
 from __future__ import annotations
@@ -73,8 +74,6 @@ def run(params: TaskParams, task: Task) -> dict:
 
     tflite = convert_int8(model, representative_windows(train_s, params, REPRESENTATIVE_WINDOWS), q.io_type)
     export_dir = params.job_dir / "export"
-    tflite_path = write_bytes(export_dir / "model.tflite", tflite)
-    header_path = write_model_header(tflite, export_dir / "model_buffer.h", var_name, params.name)
 
     x_test, _ = data.eval_windows(test_s, params)
     parity = tflm_parity(tflite, x_test)
@@ -96,6 +95,11 @@ def run(params: TaskParams, task: Task) -> dict:
         )
     if threshold is not None and agreement < threshold:
         failures.append(f"Keras vs TFLite class agreement {agreement:.4f} < test_metric_threshold {threshold}")
+    # Only a verified model replaces the export: a rejected one goes to export/rejected/ for
+    # inspection, and the last good model.tflite / headers stay as they were.
+    out_dir = export_dir / "rejected" if failures else export_dir
+    tflite_path = write_bytes(out_dir / "model.tflite", tflite)
+    header_path = write_model_header(tflite, out_dir / "model_buffer.h", var_name, params.name)
     report = {
         "model_file": str(params.model_file or params.job_dir / "model.keras"),
         "tflite": str(tflite_path),
@@ -123,9 +127,16 @@ def run(params: TaskParams, task: Task) -> dict:
         },
         "verified": not failures,
     }
-    write_text(export_dir / "export.json", json.dumps(report, indent=2))
+    write_text(out_dir / "export.json", json.dumps(report, indent=2))
     if failures:
-        raise VerificationError("export verification failed: " + "; ".join(failures) + f" (see {export_dir / 'export.json'})")
+        kept = " (the previous verified export is unchanged)" if (export_dir / "model.tflite").is_file() else ""
+        raise VerificationError(
+            "export verification failed: " + "; ".join(failures) + f"; rejected model and report in {out_dir}{kept}"
+        )
+    if (export_dir / "rejected").is_dir():
+        import shutil
+
+        shutil.rmtree(export_dir / "rejected")
     logger.info(
         "verified: TFLM parity 0 LSB on %d windows, Keras agreement %.4f; arena %d B, %d MACs",
         parity["windows"], agreement, arena, macs,

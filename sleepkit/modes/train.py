@@ -13,12 +13,13 @@ converts it with the ranges it learned. Its history is ``history_qat.csv``.
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 
 from .. import data
 from ..errors import SleepkitError
-from ..fsutil import write_text
+from ..fsutil import atomic_path, write_text
 from ..log import logger
 from ..params import TaskParams
 from ..report import plot_history
@@ -106,13 +107,19 @@ def quantization_aware_finetune(params: TaskParams, stream, val, best_file) -> d
     float_metric = val_metric(float_model)
     before = val_metric(qmodel)
     history_csv = params.job_dir / "history_qat.csv"
+    best_ckpt = params.job_dir / "checkpoints" / "best_qat.keras"
+    best_ckpt.unlink(missing_ok=True)
     callbacks = standard_callbacks(
-        validation_callback(xv, yv, wv, qmodel.loss, params.batch_size), history_csv, best_file,
+        validation_callback(xv, yv, wv, qmodel.loss, params.batch_size), history_csv, best_ckpt,
         params.job_dir / "checkpoints" / "last_qat.keras", params.val_metric, patience=epochs, resume=False,
         best_so_far=None, epochs=epochs,
     )
     qmodel.fit(stream, steps_per_epoch=params.steps_per_epoch, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
     best, _ = best_in_history(read_history(history_csv), params.val_metric)
+    if best is None or not best_ckpt.is_file():
+        raise SleepkitError(f"quantization-aware fine-tuning produced no usable checkpoint; see {history_csv}")
+    with atomic_path(best_file) as tmp:  # model_file becomes the QAT model only once fine-tuning ended
+        shutil.copyfile(best_ckpt, tmp)
     logger.info(
         "QAT: %s float %.4f, fake-quant before fine-tune %.4f, best after %d epoch(s) %.4f",
         metric_key, float_metric, before, epochs, best if best is not None else float("nan"),
@@ -130,8 +137,9 @@ def quantization_aware_finetune(params: TaskParams, stream, val, best_file) -> d
 def run(params: TaskParams, task: Task) -> dict:
     import keras
 
-    if params.epochs < 1 or params.steps_per_epoch < 1 or params.batch_size < 1:
-        raise SleepkitError("epochs, steps_per_epoch and batch_size must all be >= 1")
+    bad = {k: getattr(params, k) for k in ("epochs", "steps_per_epoch", "batch_size") if getattr(params, k) < 1}
+    if bad:
+        raise SleepkitError("must be >= 1: " + ", ".join(f"{k}={v}" for k, v in bad.items()))
     job_dir = params.job_dir
     job_dir.mkdir(parents=True, exist_ok=True)
     split, train_bank, stream, (xv, yv, wv), _ = prepare(params, task)
@@ -139,6 +147,9 @@ def run(params: TaskParams, task: Task) -> dict:
     num_features = train_bank.x.shape[1]
 
     best_file = model_path(params)
+    # The best model is kept in checkpoints/ while training runs and replaces model_file only when the
+    # run ends normally: an interrupted run never leaves a half-trained model_file behind.
+    best_ckpt = job_dir / "checkpoints" / "best.keras"
     last_file = job_dir / "checkpoints" / "last.keras"
     history_csv = job_dir / "history.csv"
     initial_epoch, best_so_far = 0, None
@@ -162,7 +173,7 @@ def run(params: TaskParams, task: Task) -> dict:
     logger.info("early stopping on %s with patience %d epochs", MONITORS[params.val_metric][0], patience)
     loss_fn = model.loss
     callbacks = standard_callbacks(
-        validation_callback(xv, yv, wv, loss_fn, params.batch_size), history_csv, best_file, last_file,
+        validation_callback(xv, yv, wv, loss_fn, params.batch_size), history_csv, best_ckpt, last_file,
         params.val_metric, patience, resume=initial_epoch > 0, best_so_far=best_so_far, epochs=params.epochs,
     )
     if initial_epoch >= params.epochs:
@@ -175,6 +186,9 @@ def run(params: TaskParams, task: Task) -> dict:
 
     history = read_history(history_csv)
     best, best_epoch = best_in_history(history, params.val_metric)
+    if best is not None and best_ckpt.is_file():
+        with atomic_path(best_file) as tmp:
+            shutil.copyfile(best_ckpt, tmp)
     if best is None or not best_file.is_file():
         raise SleepkitError(f"training produced no usable checkpoint ({MONITORS[params.val_metric][0]} never finite); see {history_csv}")
     plot_history(history, job_dir / "history.png")

@@ -2,6 +2,9 @@
 
 Labels: the ``apnea`` array (``ApneaEvent``: 0 none, 1 hypopnea, 2 apnea; -1 not scored). Two class
 layouts: ``{0: 0, 1: 1, 2: 2}`` (none / hypopnea / apnea) or ``{0: 0, 1: 1, 2: 1}`` (none / event).
+configs/apnea.json uses the second with unweighted classes: the AHI counts both kinds alike, and
+balanced class weights (x7 on event frames) made the model call too many short events, which the
+AHI counts one by one.
 
 AHI = events of at least 10 s per hour of sleep (``sleepkit.tasks.events`` says how frames become
 events and which hours count); severity bands: normal < 5, mild 5-15, moderate 15-30, severe >= 30.
