@@ -47,7 +47,20 @@ def _firmware_hook(params: TaskParams, export_dir: Path, tflite_path: Path, aren
     """Hand the verified model to the firmware integration (and build for BUILD_BOARD when set)."""
     from ..firmware.integrate import on_export
 
-    return on_export(params, export_dir, tflite_path, arena_bytes, BUILD_BOARD)
+    summary = _aot_engine(params, export_dir, tflite_path)
+    summary.update(on_export(params, export_dir, tflite_path, arena_bytes, BUILD_BOARD))
+    return summary
+
+
+def _aot_engine(params: TaskParams, export_dir: Path, tflite_path: Path) -> dict:
+    """Generate sleepkit's own engine (model_aot.c/.h) so `make ENGINE=aot MODEL_DIR=<export dir>` builds
+    without TFLM. Its kernels are bit-exact with TFLM's int8 reference kernels (tests/test_aot_*)."""
+    from ..aot import generate
+
+    # Same model name as model_info.h, so both engines report the same identity over the protocol.
+    info = generate(tflite_path, export_dir, model_name=params.name)
+    logger.info("aot engine: %s (activation peak %d B, %d kernel calls)", info["c_path"], info["peak_bytes"], info["kernel_calls"])
+    return {"aot_source": str(info["c_path"]), "aot_activation_bytes": info["peak_bytes"]}
 
 
 def run(params: TaskParams, task: Task) -> dict:
