@@ -187,7 +187,9 @@ def _litert(data: bytes, **kwargs):
 
 
 def io_details(data: bytes) -> tuple[TensorQ, TensorQ]:
-    interp = _litert(data)
+    # Reference kernels, as everywhere here: the default resolver's XNNPACK delegate refuses to prepare
+    # some valid int8 graphs (seen with fake-quant-trained squeeze-excite blocks).
+    interp = reference_interpreter(data)
     res = []
     for d in (interp.get_input_details()[0], interp.get_output_details()[0]):
         scale, zp = d["quantization"]
