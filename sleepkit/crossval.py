@@ -128,8 +128,10 @@ def predict_nights(model, subjects: list[data.SubjectData], params: TaskParams) 
     return result
 
 
-NORMALISATIONS = ("subject", "train")
+NORMALISATIONS = ("subject", "train", "quantile")
 CLIP_Z = 6.0  # z-scores beyond this are artefacts or outliers; clipping keeps one from dominating a window
+QUANTILES = 1001
+QUANTILE_TAIL = 1e-3  # the extreme training quantiles map to ±3.1 standard normal units
 
 
 @dataclass
@@ -153,6 +155,36 @@ class Standardiser:
         return x
 
 
+@dataclass
+class QuantileMap:
+    """Each feature through its training-frame distribution onto a standard normal: x → Φ⁻¹(F(x)),
+    F the empirical CDF at ``QUANTILES`` points (linear between them; a value shared by many frames,
+    e.g. the zero activity of still epochs, maps to the middle of its run of ranks). Insensitive to
+    units, skew and heavy tails, which plain z-scoring of activity counts or power ratios is not."""
+
+    quantiles: np.ndarray  # [Q, F] training values at probabilities ``probs``
+    probs: np.ndarray  # [Q]
+
+    @classmethod
+    def fit(cls, rows: np.ndarray) -> "QuantileMap":
+        probs = np.linspace(0.0, 1.0, QUANTILES)
+        return cls(np.quantile(np.asarray(rows, np.float64), probs, axis=0), probs)
+
+    def apply(self, features: np.ndarray, usable: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri
+
+        x = np.zeros(features.shape, dtype=np.float32)
+        rows = np.asarray(features[usable], np.float64)
+        for j in range(rows.shape[1]):
+            q = self.quantiles[:, j]
+            # np.interp takes the last of equal xp from below and the first from above: average both
+            lo = np.interp(rows[:, j], q, self.probs)
+            hi = 1.0 - np.interp(-rows[:, j], -q[::-1], 1.0 - self.probs[::-1])
+            u = np.clip(0.5 * (lo + hi), QUANTILE_TAIL, 1.0 - QUANTILE_TAIL)
+            x[usable, j] = ndtri(u).astype(np.float32)
+        return x
+
+
 def raw_features(ref: data.SubjectRef, params: TaskParams, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     """(stored features [T, F] with ``feat_cols`` applied, before any normalisation; usable rows [T]:
     mask 1 and finite, as in ``sleepkit.data.load_subject``)."""
@@ -168,13 +200,16 @@ def fold_subjects(
     z-score of ``sleepkit.data`` (what the train mode does; it removes each night's level, which
     carries information when the target is how much of a night is abnormal, e.g. apnea);
     ``"train"`` z-scores every night with the fold's training-frame statistics (clipped to
-    ±``CLIP_Z``), so levels stay comparable across nights and nothing is learnt from test nights."""
+    ±``CLIP_Z``), so levels stay comparable across nights and nothing is learnt from test nights;
+    ``"quantile"`` maps every night through the training frames' distribution (``QuantileMap``),
+    like ``"train"`` but robust to skewed, zero-heavy features such as activity counts."""
     if normalise not in NORMALISATIONS:
         raise SleepkitError(f"normalise must be one of {', '.join(NORMALISATIONS)} (got {normalise!r})")
     sides = [data.load_subjects(refs, params, label_key) for refs in (fold.train, fold.val, fold.test)]
-    if normalise == "train":
+    if normalise != "subject":
         raws = [[raw_features(s.ref, params, label_key) for s in side] for side in sides]
-        scaler = Standardiser.fit(np.concatenate([f[u] for f, u in raws[0]]))
+        fitter = Standardiser if normalise == "train" else QuantileMap
+        scaler = fitter.fit(np.concatenate([f[u] for f, u in raws[0]]))
         for side, rs in zip(sides, raws):
             for s, (f, u) in zip(side, rs):
                 s.x = scaler.apply(f, u)

@@ -73,7 +73,8 @@ def place_in_firmware(export_dir: Path, tflm_file: Path) -> Path:
 
 
 def on_export(params: Any, export_dir: Path, tflite_path: Path, arena_bytes: int, build_board: str | None) -> dict:
-    export_dir = Path(export_dir)
+    # Absolute: make runs in firmware/, where a relative job_dir would point somewhere else.
+    export_dir = Path(export_dir).resolve()
     var_name = getattr(params, "tflm_var_name", "g_model")
     name = getattr(params, "name", "model")
     summary = write_model_headers(export_dir, Path(tflite_path), arena_bytes, name, var_name)
@@ -126,5 +127,9 @@ def _build(export_dir: Path, build_board: str, model_bytes: int) -> dict:
         "boards": [r.to_dict() for r in results],
     }
     build.write_json(export_dir / "firmware_build.json", report)
+    if not ok:
+        # The model itself is exported and verified; the requested firmware is not usable, so say so
+        # with a non-zero exit rather than a summary line that is easy to miss.
+        raise SleepkitError(f"firmware build for {build_board} failed: {report['reason']} (see {export_dir / 'firmware_build.json'})")
     return report
 

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from .. import data
+from ..errors import SleepkitError
 from ..fsutil import write_text
 from ..log import logger
 from ..metrics import classification_report
@@ -101,8 +102,6 @@ def int8_outputs(tflite: bytes, x: np.ndarray) -> np.ndarray:
 
     qin, qout = io_details(tflite)
     if tuple(qin.shape[1:]) != x.shape[1:]:
-        from ..errors import SleepkitError
-
         raise SleepkitError(f"the int8 model takes windows {tuple(qin.shape[1:])} but the test windows are {x.shape[1:]}; rerun export")
     raw = run_reference(tflite, quantize_input(x, qin))
     return raw.astype(np.float32) if qout.dtype == np.float32 else dequantize(raw, qout.scale, qout.zero_point)
@@ -125,6 +124,11 @@ def run(params: TaskParams, task: Task) -> dict:
     x, starts = data.eval_windows(subjects, params)
     results = _results(model.predict(x, batch_size=params.batch_size, verbose=0), subjects, starts, params)
     main = score(task, results, params, names)
+    if not main["frames"]:
+        raise SleepkitError(
+            f"no scorable frames in the test subjects ({', '.join(s.ref.key for s in subjects)}): every frame is "
+            f"masked, unscored or excluded by class_map; {params.job_dir / 'metrics.json'} was left as it was"
+        )
 
     from ..training.qat import is_qat_model
 
@@ -149,11 +153,6 @@ def run(params: TaskParams, task: Task) -> dict:
         extra["int8"] = {"source": source, "class_agreement_with_keras": float(agreement.mean()), **_compact(int8)}
         plot_confusion(np.asarray(int8["confusion_matrix"]), names, params.job_dir / "confusion_int8.png")
 
-    if not main["frames"]:
-        raise SleepkitError(
-            f"no scorable frames in the test subjects ({', '.join(s.ref.key for s in subjects)}): every frame is "
-            f"masked, unscored or excluded by class_map; {params.job_dir / 'metrics.json'} was left as it was"
-        )
     metrics = {
         "task": task.name,
         "label_key": task.label_key_for(params),
