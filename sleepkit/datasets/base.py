@@ -54,6 +54,14 @@ class Recording:
         return min((s.duration for s in self.signals.values()), default=0.0)
 
 
+def channel_candidates(user: dict[str, list[str]] | None, defaults: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Channel labels to try per signal role: the user's first, then the dataset's known spellings."""
+    merged = {role: list(c) + defaults.get(role, []) for role, c in (user or {}).items()}
+    for role, cands in defaults.items():
+        merged.setdefault(role, list(cands))
+    return merged
+
+
 class Dataset:
     """Base class. Subclasses take their NamedParams ``params`` as keyword arguments."""
 

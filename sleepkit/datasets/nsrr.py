@@ -27,7 +27,7 @@ from typing import Mapping
 
 from ..errors import SleepkitError
 from ..log import logger
-from .base import Dataset, LabelTrack, Recording, Signal
+from .base import Dataset, LabelTrack, Recording, Signal, channel_candidates
 from .hypnogram import Annotation, align_track, mask_where_unscored, rasterize_events, rasterize_stages
 from .label_maps import LabelMapper, is_arousal_label, label_key
 
@@ -194,9 +194,7 @@ class NsrrPsgDataset(Dataset):
         self.path = Path(path)
         self.subjects = [str(s) for s in subjects] if subjects is not None else None
         self.signals = list(signals) if signals is not None else None
-        self.channels = {role: list(c) + self.CHANNELS.get(role, []) for role, c in (channels or {}).items()}
-        for role, cands in self.CHANNELS.items():
-            self.channels.setdefault(role, list(cands))
+        self.channels = channel_candidates(channels, self.CHANNELS)
         self.epoch = float(epoch)
         self.event_fs = float(event_fs)
         self.mapping = mapping

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import SleepkitError
 from ..labels import UNSCORED, SleepStage
 from ..log import logger
-from .base import Dataset, LabelTrack, Recording, Signal
+from .base import Dataset, LabelTrack, Recording, Signal, channel_candidates
 from .hypnogram import mask_where_unscored, rasterize_events, rasterize_stages, read_wfdb_annotations
 from .nsrr import resolve_channels
 
@@ -123,9 +123,7 @@ class YsywDataset(Dataset):
         self.path = Path(path)
         self.subjects = [str(s) for s in subjects] if subjects is not None else None
         self.signals = list(signals) if signals is not None else None
-        self.channels = {r: list(c) + self.CHANNELS.get(r, []) for r, c in (channels or {}).items()}
-        for role, cands in self.CHANNELS.items():
-            self.channels.setdefault(role, list(cands))
+        self.channels = channel_candidates(channels, self.CHANNELS)
         self.epoch = float(epoch)
         self.event_fs = float(event_fs)
         self.mapping = mapping
