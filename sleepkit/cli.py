@@ -115,6 +115,8 @@ def demo(
         from .backends.evb import options as evb_options
 
         evb_options.update(port=port, baud=baud, vid_pid=vid_pid, serial_number=serial_number)
+        evb_options.given = [f"--{n.replace('_', '-')}" for n, v in
+                             (("port", port), ("baud", baud), ("vid_pid", vid_pid), ("serial_number", serial_number)) if v is not None]
     _run("demo", task, config, set_, {"backend": backend})
 
 

@@ -61,9 +61,18 @@ def check_fold(fold: Fold) -> None:
                 raise SleepkitError(f"fold {fold.index}: person(s) {sorted(shared)[:5]} are in both {a} and {b}")
 
 
-def person_folds(refs: list[data.SubjectRef], num_folds: int | None, seed: int = 0, val_persons: int = 0) -> list[Fold]:
+def person_folds(
+    refs: list[data.SubjectRef], num_folds: int | None, seed: int = 0, val_persons: int = 0,
+    strata: dict[tuple[str, str], float] | None = None,
+) -> list[Fold]:
     """Folds over persons (see the module docstring). Deterministic for a given seed, whatever the
-    order of ``refs``."""
+    order of ``refs``.
+
+    ``strata`` (person → a number, e.g. ``positive_shares``) stratifies: persons ranked by it are
+    dealt in blocks of ``num_folds``, one to each fold in a random order, and the validation persons
+    are spread evenly over the ranking of the training persons. Without it a small set can deal all
+    persons with the condition to one side (Apnea-ECG's a-records are the apnea nights): nothing to
+    learn from, or nothing to test on."""
     members: dict[tuple[str, str], list[data.SubjectRef]] = {}
     for r in sorted(refs, key=lambda r: (r.dataset, r.subject_id)):
         members.setdefault(r.person, []).append(r)
@@ -77,16 +86,31 @@ def person_folds(refs: list[data.SubjectRef], num_folds: int | None, seed: int =
     rng = np.random.default_rng(seed)
     order = [persons[i] for i in rng.permutation(n)]
     test_of: list[list[tuple[str, str]]] = [[] for _ in range(k)]
-    sizes = np.zeros(k, dtype=np.int64)
-    for i, p in enumerate(order):
-        # the first k persons seed one fold each, so no fold can stay empty
-        f = i if i < k else int(np.argmin(sizes))
-        test_of[f].append(p)
-        sizes[f] += len(members[p])
+    if strata is not None:
+        missing = [p for p in persons if p not in strata]
+        if missing:
+            raise SleepkitError(f"strata has no value for person(s) {missing[:5]}")
+        order = sorted(order, key=lambda p: float(strata[p]))  # stable: ties keep the random order
+        for b in range(0, n, k):
+            for p, f in zip(order[b : b + k], rng.permutation(k)):
+                test_of[f].append(p)
+    else:
+        sizes = np.zeros(k, dtype=np.int64)
+        for i, p in enumerate(order):
+            # the first k persons seed one fold each, so no fold can stay empty
+            f = i if i < k else int(np.argmin(sizes))
+            test_of[f].append(p)
+            sizes[f] += len(members[p])
     folds = []
     for f, test_persons in enumerate(test_of):
         rest = [p for p in order if p not in set(test_persons)]
-        pick = set(np.random.default_rng([seed, f]).permutation(len(rest))[:val_persons].tolist())
+        fold_rng = np.random.default_rng([seed, f])
+        if strata is not None and val_persons:
+            # evenly spaced over the ranking, from a random offset
+            step = len(rest) / val_persons
+            pick = {int((j + fold_rng.random()) * step) for j in range(val_persons)}
+        else:
+            pick = set(fold_rng.permutation(len(rest))[:val_persons].tolist())
         val = [p for j, p in enumerate(rest) if j in pick]
         train = [p for j, p in enumerate(rest) if j not in pick]
 
@@ -96,8 +120,20 @@ def person_folds(refs: list[data.SubjectRef], num_folds: int | None, seed: int =
         fold = Fold(f, refs_of(train), refs_of(val), refs_of(test_persons))
         check_fold(fold)
         folds.append(fold)
-    logger.info("%d folds over %d persons (%d subjects), %d validation person(s) per fold", k, n, len(refs), val_persons)
+    logger.info("%d folds over %d persons (%d subjects), %d validation person(s) per fold%s", k, n, len(refs), val_persons,
+                ", stratified" if strata is not None else "")
     return folds
+
+
+def positive_shares(refs: list[data.SubjectRef], params: TaskParams, label_key: str, positive_class: int) -> dict[tuple[str, str], float]:
+    """Person → share of their scored frames in ``positive_class`` (the ``strata`` of
+    ``person_folds``)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for s in data.load_subjects(refs, params, label_key):
+        c = counts.setdefault(s.ref.person, [0, 0])
+        c[0] += int((s.y[s.valid] == positive_class).sum())
+        c[1] += int(s.valid.sum())
+    return {p: (pos / tot if tot else 0.0) for p, (pos, tot) in counts.items()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -128,7 +164,7 @@ def predict_nights(model, subjects: list[data.SubjectData], params: TaskParams) 
     return result
 
 
-NORMALISATIONS = ("subject", "train", "quantile")
+NORMALISATIONS = ("subject", "train", "quantile", "subject+quantile")
 CLIP_Z = 6.0  # z-scores beyond this are artefacts or outliers; clipping keeps one from dominating a window
 QUANTILES = 1001
 QUANTILE_TAIL = 1e-3  # the extreme training quantiles map to ±3.1 standard normal units
@@ -212,7 +248,11 @@ def fold_subjects(
         scaler = fitter.fit(np.concatenate([f[u] for f, u in raws[0]]))
         for side, rs in zip(sides, raws):
             for s, (f, u) in zip(side, rs):
-                s.x = scaler.apply(f, u)
+                if normalise == "subject+quantile":
+                    s.x = np.concatenate([s.x, scaler.apply(f, u)], axis=1)
+                    s.feature_names = [f"{n}/night" for n in s.feature_names] + [f"{n}/pop" for n in s.feature_names]
+                else:
+                    s.x = scaler.apply(f, u)
     return sides[0], sides[1], sides[2]
 
 
@@ -265,6 +305,105 @@ def fit_predict_model(
     train_s, val_s, test_s = fold_subjects(params, label_key, fold, normalise)
     model = fit_model(params, train_s, val_s, job_dir)
     return test_s, predict_nights(model, test_s, params)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Per-night results of a fold
+
+
+@dataclass
+class NightResult:
+    """One test night's scored frames (valid: usable and labelled): truth and the model's positive-
+    class probability (or any score, higher = positive); ``decision`` when it is not ``score >= 0.5``
+    (a rule with rescoring)."""
+
+    key: str
+    truth: np.ndarray  # bool
+    score: np.ndarray  # float
+    decision: np.ndarray | None = None  # bool
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.decision if self.decision is not None else self.score >= 0.5
+
+
+def model_fold(
+    params: TaskParams, label_key: str, fold: Fold, positive_class: int, normalise: str = "subject", job_dir: Path | None = None
+) -> list[NightResult]:
+    """The sleepkit model trained on the fold (``fit_predict_model``), as per-night results."""
+    test, probs = fit_predict_model(params, label_key, fold, job_dir, normalise)
+    return [NightResult(s.ref.key, s.y[s.valid] == positive_class, p[s.valid, positive_class]) for s, p in zip(test, probs)]
+
+
+def frame_table(refs: list[data.SubjectRef], params: TaskParams, label_key: str) -> list[tuple[data.SubjectData, np.ndarray]]:
+    """(subject, its raw stored features [T, F]) per subject, for frame-wise reference models; the
+    subject's ``valid`` rows are the scored frames."""
+    out = []
+    for s in data.load_subjects(refs, params, label_key):
+        out.append((s, raw_features(s.ref, params, label_key)[0]))
+    return out
+
+
+def logistic_fold(params: TaskParams, label_key: str, fold: Fold, positive_class: int, l2: float = 1.0) -> list[NightResult]:
+    """Frame-wise logistic regression on the raw stored features of the fold's training and
+    validation persons (no windows, no context), scored on its test persons."""
+    check_fold(fold)
+    train = frame_table(fold.train + fold.val, params, label_key)
+    x = np.concatenate([f[s.valid] for s, f in train])
+    y = np.concatenate([s.y[s.valid] == positive_class for s, _ in train])
+    model = fit_logistic(x, y, l2=l2)
+    return [NightResult(s.ref.key, s.y[s.valid] == positive_class, model.predict_proba(f[s.valid]))
+            for s, f in frame_table(fold.test, params, label_key)]
+
+
+def actigraphy_fold(
+    params: TaskParams, label_key: str, fold: Fold, wake_class: int, column: str = "count", fit_scale: bool = True
+) -> list[NightResult]:
+    """Cole-Kripke with Webster rescoring (``sleepkit.actigraphy``) on the stored activity ``column``
+    of the fold's test persons, wake as the positive class. With ``fit_scale`` the rule's one device
+    scale is fitted on the training and validation persons (Cohen's kappa), else the column is taken
+    as counts. The score is the Cole-Kripke index D (before thresholding and rescoring; its AUC does
+    not depend on the scale), the decision the rescored rule."""
+    from . import actigraphy
+
+    check_fold(fold)
+
+    def nights(refs: list[data.SubjectRef]) -> list[tuple[data.SubjectData, actigraphy.Night]]:
+        out = []
+        for s in data.load_subjects(refs, params, label_key):
+            found = data.raw_feature_column(s.ref.path, params, (column,))
+            if found is None:
+                raise SleepkitError(f"{s.ref.path}: no feature column '{column}' for the actigraphy rule")
+            out.append((s, actigraphy.Night(found[0], s.frame_seconds, (s.y != wake_class).astype(int), s.valid)))
+        return out
+
+    scale = 1.0
+    if fit_scale:
+        scale, kappa = actigraphy.fit_scale([n for _, n in nights(fold.train + fold.val)], "cole_kripke", rescore=True)
+        logger.info("fold %d: Cole-Kripke device scale %.4g (training kappa %.3f)", fold.index, scale, kappa)
+    out = []
+    for s, n in nights(fold.test):
+        index = actigraphy.cole_kripke_index(n.activity, n.epoch_seconds)
+        sleep = actigraphy.score("cole_kripke", n.activity * scale, n.epoch_seconds, rescore=True)
+        out.append(NightResult(s.ref.key, s.y[s.valid] == wake_class, index[s.valid], ~sleep[s.valid]))
+    return out
+
+
+def summarise(nights: list[NightResult]) -> dict:
+    """Pooled frame scores (``binary_scores``) of the nights plus, per night, the event-minute index
+    (``event_minute_index``) true vs predicted: its mean absolute error and Pearson r over nights."""
+    truth = np.concatenate([n.truth for n in nights])
+    score = np.concatenate([n.score for n in nights])
+    pred = np.concatenate([n.predicted for n in nights])
+    out = binary_scores(truth, score, decision=pred)
+    true_idx = np.array([event_minute_index(n.truth) for n in nights])
+    pred_idx = np.array([event_minute_index(n.predicted) for n in nights])
+    out["nights"] = len(nights)
+    out["index_mae"] = float(np.mean(np.abs(true_idx - pred_idx)))
+    out["index_r"] = float(np.corrcoef(true_idx, pred_idx)[0, 1]) if len(nights) > 2 and true_idx.std() > 0 and pred_idx.std() > 0 else float("nan")
+    out["index_true"] = {n.key: float(v) for n, v in zip(nights, true_idx)}
+    out["index_pred"] = {n.key: float(v) for n, v in zip(nights, pred_idx)}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -345,10 +484,11 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def binary_scores(positive: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict:
-    """Accuracy, AUC and Cohen's kappa of a positive-class probability against 0/1 truth."""
+def binary_scores(positive: np.ndarray, prob: np.ndarray, threshold: float = 0.5, decision: np.ndarray | None = None) -> dict:
+    """Accuracy and Cohen's kappa of the decision (``prob >= threshold`` unless ``decision`` is given)
+    and the AUC of ``prob`` (any score, higher = positive), against 0/1 truth."""
     positive = np.asarray(positive, bool)
-    pred = np.asarray(prob) >= threshold
+    pred = np.asarray(prob) >= threshold if decision is None else np.asarray(decision, bool)
     cm = confusion_matrix(positive.astype(int), pred.astype(int), 2)
     return {
         "frames": int(len(positive)),

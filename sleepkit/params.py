@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from .errors import SleepkitError
 
@@ -130,6 +130,30 @@ class TaskParams(_Strict):
             if value is not None and not value.is_absolute() and value.parent == Path("."):
                 object.__setattr__(self, field, self.job_dir / value)
         return self
+
+    # Caught at load so a long feature/train run cannot fail on them at its very end. Field
+    # validators (not one model validator) so the error names the field.
+    @field_validator("class_names")
+    @classmethod
+    def _class_names_match(cls, v: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        n = info.data.get("num_classes")
+        if v is not None and n is not None and len(v) != n:
+            raise ValueError(f"{len(v)} names given but num_classes is {n}")
+        return v
+
+    @field_validator("test_metric_threshold")
+    @classmethod
+    def _threshold_in_range(cls, v: float | None, info: ValidationInfo) -> float | None:
+        if v is not None and info.data.get("test_metric") in ("acc", "f1") and not 0.0 <= v <= 1.0:
+            raise ValueError(f"must be within [0, 1] for test_metric '{info.data.get('test_metric')}'")
+        return v
+
+    @field_validator("num_workers")
+    @classmethod
+    def _workers_positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
 
 
 # Fields the spec defines that no sleepkit mode reads (kept so upstream configs load). Setting one

@@ -46,3 +46,15 @@ def test_unknown_task_lists_available(tmp_path):
     assert out.returncode == 2
     assert "unknown task 'stagee'" in out.stderr and "stage" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_evb_link_options_with_the_pc_backend_are_refused(tmp_path):
+    cfg = f'{{"job_dir": "{tmp_path}", "num_classes": 2, "class_map": {{"0": 0, "1": 1}}}}'
+    out = _run("demo", "-t", "stage", "-c", cfg, "--port", "/dev/ttyACM0", "--baud", "9600")
+    assert out.returncode != 0 and "Traceback" not in out.stderr + out.stdout
+    text = " ".join((out.stderr + out.stdout).split())
+    assert "--port, --baud apply only to the evb backend" in text and "'pc'" in text
+    # with --backend evb the options are taken (it then stops at the missing export)
+    out = _run("demo", "-t", "stage", "-c", cfg, "--port", "/dev/ttyACM0", "--backend", "evb")
+    text = " ".join((out.stderr + out.stdout).split())
+    assert "apply only" not in text and "does not exist" in text

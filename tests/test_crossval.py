@@ -199,3 +199,28 @@ def test_train_normalisation_uses_training_statistics_only(tmp_path):
     # clipping bounds outliers
     st = cv.Standardiser(np.zeros(1), np.ones(1))
     assert st.apply(np.array([[100.0], [-2.0], [np.nan]]), np.array([True, True, False]))[:, 0].tolist() == [cv.CLIP_Z, -2.0, 0.0]
+
+
+def test_stratified_folds_spread_the_condition(tmp_path):
+    write_grouped_store(tmp_path / "store")
+    refs = data.list_subjects(toy_params(tmp_path))
+    # persons ranked A < B < ... < H by share; unstratified deals could put A-D on one side
+    strata = {r.person: float("ABCDEFGH".index(person_of(r))) for r in refs}
+    for seed in range(6):
+        folds = cv.person_folds(refs, 2, seed=seed, val_persons=2, strata=strata)
+        for f in folds:
+            ranks = sorted(strata[p] for p in f.persons("test"))
+            # one person of each consecutive pair (A/B, C/D, E/F, G/H) per fold
+            assert [int(r) // 2 for r in ranks] == [0, 1, 2, 3], (seed, ranks)
+            val = sorted(strata[p] for p in f.persons("val"))
+            train_rank = sorted(strata[p] for p in f.persons("val") | f.persons("train"))
+            # validation persons come from the lower and the upper half of the remaining ranking
+            assert val[0] <= train_rank[1] and val[1] >= train_rank[2], (seed, val, train_rank)
+    with pytest.raises(SleepkitError, match="strata has no value"):
+        cv.person_folds(refs, 2, strata={("toy", "A"): 1.0})
+    # positive_shares gives each person the share of positive frames over all their nights
+    params = toy_params(tmp_path)
+    shares = cv.positive_shares(refs, params, "stage", 1)
+    subjects = data.load_subjects([r for r in refs if person_of(r) == "A"], params, "stage")
+    expected = sum(int((s.y == 1).sum()) for s in subjects) / sum(int(s.valid.sum()) for s in subjects)
+    assert shares[("toy", "A")] == pytest.approx(expected) and 0.1 < expected < 0.5

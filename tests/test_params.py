@@ -85,6 +85,18 @@ def test_wrong_type_names_field_and_value():
         load_params({"val_metric": "auc"})
 
 
+def test_inconsistent_values_are_refused_at_load_naming_the_field():
+    with pytest.raises(SleepkitError, match=r"'class_names'.*2 names given but num_classes is 3"):
+        load_params({"num_classes": 3, "class_names": ["wake", "sleep"]})
+    with pytest.raises(SleepkitError, match=r"'test_metric_threshold'.*within \[0, 1\]"):
+        load_params({"test_metric_threshold": 1.5})
+    assert load_params({"test_metric": "loss", "test_metric_threshold": 1.5}).test_metric_threshold == 1.5
+    with pytest.raises(SleepkitError, match=r"'num_workers'.*at least 1"):
+        load_params({"num_workers": 0})
+    p = load_params({"num_classes": 2, "class_names": ["wake", "sleep"], "test_metric_threshold": 0.9, "num_workers": 1})
+    assert (p.class_names, p.test_metric_threshold, p.num_workers) == (["wake", "sleep"], 0.9, 1)
+
+
 def test_file_inline_and_overrides(tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"job_dir": str(tmp_path / "job"), "epochs": 4, "feature": {"name": "FS-W-PA-14"}}))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ class EvbOptions:
     infer_timeout: float = 60.0  # seconds to wait for the INFER reply (the model runs meanwhile)
     retries: int = 3  # resends of one request, and restarts of one window
     find_timeout: float = 5.0  # seconds to wait for a USB device to appear
+    given: list[str] = field(default_factory=list)  # the command-line options that set these (demo refuses them with pc)
 
     def update(self, **values) -> "EvbOptions":
         names = {f.name for f in fields(self)}

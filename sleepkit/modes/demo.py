@@ -38,6 +38,12 @@ def _night(params: TaskParams, task: Task) -> data.SubjectData:
 
 
 def run(params: TaskParams, task: Task) -> dict:
+    if params.backend != "evb":
+        from ..backends.evb import options as evb_options
+
+        if evb_options.given:
+            raise SleepkitError(f"{', '.join(evb_options.given)} {'applies' if len(evb_options.given) == 1 else 'apply'} only to the evb backend, and the backend is "
+                                f"'{params.backend}'; add --backend evb, or drop them")
     tflite_path = params.job_dir / "export" / "model.tflite"
     if not tflite_path.is_file():
         raise SleepkitError(f"{tflite_path} does not exist; run `sleepkit export` first")

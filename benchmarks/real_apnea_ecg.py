@@ -1,0 +1,198 @@
+"""Apnea on real nights: the PhysioNet Apnea-ECG learning set through FS-RR-12, person-grouped CV.
+
+Data: ``../shared/data/apnea-ecg`` (35 records; beat times + one expert label a minute; PhysioNet
+Apnea-ECG database, Penzel et al. 2000, Open Data Commons licence) or ``--data``. The records are 24
+persons (equal age/sex/height/weight in ``additional-information.txt``; c05/c06 are one ECG): folds
+are dealt by person (``sleepkit.crossval.person_folds``), so no person is on both sides.
+
+Per fold, side by side on the same scored minutes (labelled, and not masked by FS-RR-12):
+
+* ``logreg``   frame-wise logistic regression on the 12 raw features (``sleepkit.crossval``, scipy);
+* ``gboost``   the anchor: scikit-learn ``GradientBoostingClassifier`` (100 trees of depth 3) on the
+               same frames. scikit-learn is not a sleepkit dependency; without it the row is skipped;
+* ``sleepkit`` the TCN from ``ModelFactory`` over 60-minute windows of frames, trained per fold with
+               the train mode's code (3 of the training persons, spread over the apnea shares, kept for
+               checkpoint selection). Its inputs are each feature twice: z-scored within the night (what
+               the train mode does) and mapped through the training persons' distribution (``--normalise
+               subject+quantile``, see ``sleepkit.crossval.fold_subjects``): the first keeps the pattern,
+               the second the level, which tells an apnea night from a quiet one.
+
+Scores: per-minute accuracy, AUC, Cohen's kappa (pooled over the fold's minutes), and per record the
+apnea-minute index AMI = 60 × apnea minutes / scored minutes (the per-minute stand-in for the AHI:
+labels are per minute, so events cannot be counted), true vs predicted: mean absolute error (minutes
+per hour) and Pearson r over records. The last rows pool all folds; ``r(AHI)``
+correlates the predicted AMI with the database's own event-based AHI.
+
+Run: ``python benchmarks/real_apnea_ecg.py`` (about 10 min on 2 cores; ``--folds``, ``--epochs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "apnea-ecg"
+LABEL_KEY = "apnea"
+APNEA = 1  # class of 'A' minutes with class_map {0: 0, 2: 1}
+
+
+def build_store(data_dir: Path, store: Path, workers: int) -> None:
+    from sleepkit.modes import feature as feature_mode
+    from sleepkit.params import TaskParams
+
+    feature_mode.run(TaskParams.model_validate(dict(
+        job_dir=store / "job", datasets=[{"name": "apnea-ecg", "params": {"path": str(data_dir)}}],
+        feature={"name": "FS-RR-12", "sampling_rate": 100, "frame_size": 6000, "save_path": str(store)},
+        num_workers=workers, verbose=0,
+    )))
+
+
+def model_params(store: Path, job_dir: Path, args) -> "TaskParams":
+    from sleepkit.params import TaskParams
+
+    return TaskParams.model_validate(dict(
+        job_dir=job_dir, datasets=[{"name": "apnea-ecg"}],
+        feature={"name": "FS-RR-12", "sampling_rate": 100, "frame_size": 6000, "save_path": str(store)},
+        num_classes=2, class_map={0: 0, 2: 1}, class_names=["normal", "apnea"], frame_size=args.frame_size, seed=args.seed,
+        architecture={"name": "tcn", "params": {"input_filters": args.filters, "filters": args.filters, "kernel_size": 5,
+                                                "dilations": args.dilations, "dropout": 0.2}},
+        batch_size=32, steps_per_epoch=args.steps, epochs=args.epochs, lr_rate=2e-3, lr_cycles=1, val_size=256,
+        samples_per_subject=10, val_metric="loss", verbose=0,
+    ))
+
+
+def gboost_fold(params, fold) -> list | None:
+    try:
+        from sklearn.ensemble import GradientBoostingClassifier
+    except ImportError:
+        return None
+    from sleepkit import crossval as cv
+
+    train = cv.frame_table(fold.train + fold.val, params, LABEL_KEY)
+    x = np.concatenate([f[s.valid] for s, f in train])
+    y = np.concatenate([s.y[s.valid] == APNEA for s, _ in train])
+    model = GradientBoostingClassifier(random_state=0).fit(x, y)
+    return [cv.NightResult(s.ref.key, s.y[s.valid] == APNEA, model.predict_proba(f[s.valid])[:, 1])
+            for s, f in cv.frame_table(fold.test, params, LABEL_KEY)]
+
+
+def database_ahi(data_dir: Path) -> dict[str, float]:
+    """Record → the event-based AHI column of additional-information.txt (for r(AHI) only)."""
+    out = {}
+    path = data_dir / "additional-information.txt"
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            cells = [c.strip() for c in line.split("\t")]
+            if len(cells) >= 12 and len(cells[0]) == 3 and cells[0][0] in "abc":
+                out[cells[0]] = float(cells[7])
+    return out
+
+
+ROW = "{:>5} {:<28} {:<9} {:>7} {:>6} {:>6} {:>6} {:>8} {:>6}"
+
+
+def row(fold: str, who: str, name: str, s: dict) -> str:
+    return ROW.format(fold, who[:28], name, s["frames"], f"{s['accuracy']:.3f}", f"{s['auc']:.3f}", f"{s['kappa']:.3f}",
+                      f"{s['index_mae']:.1f}", "-" if np.isnan(s["index_r"]) else f"{s['index_r']:.2f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--store", type=Path, default=None, help="feature store folder (default: a temporary one)")
+    ap.add_argument("--folds", type=int, default=5, help="person folds (0 = leave one person out)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=50, help="training steps per epoch")
+    ap.add_argument("--filters", type=int, default=24)
+    ap.add_argument("--frame-size", type=int, default=60, help="model window in minutes (frames)")
+    ap.add_argument("--dilations", type=lambda t: [int(v) for v in t.split(",")], default=[1, 2, 4, 8])
+    ap.add_argument("--normalise", default="subject+quantile", choices=("subject", "train", "quantile", "subject+quantile"),
+                    help="feature normalisation for the sleepkit model (see sleepkit.crossval.fold_subjects)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
+    args = ap.parse_args()
+    if not (args.data / "a01.qrs").is_file():
+        print(f"Apnea-ECG records not found in {args.data}; nothing to measure")
+        return 1
+
+    from sleepkit import crossval as cv
+    from sleepkit import data
+
+    t_start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="sk-apnea-ecg-"))
+    store = args.store or tmp / "store"
+    t0 = time.perf_counter()
+    build_store(args.data, store, args.workers)
+    t_features = time.perf_counter() - t0
+    params = model_params(store, tmp / "job", args)
+    refs = data.list_subjects(params)
+    shares = cv.positive_shares(refs, params, LABEL_KEY, APNEA)
+    folds = cv.person_folds(refs, args.folds or None, seed=args.seed, val_persons=3, strata=shares)
+    print(f"Apnea-ECG: {len(refs)} records, {len({r.person for r in refs})} persons, {len(folds)} person folds "
+          f"(seed {args.seed}); FS-RR-12 for all records in {t_features:.0f} s")
+    print("AMI = apnea-minute index, 60 x apnea minutes / scored minutes per record (min/h)")
+    print(ROW.format("fold", "test persons", "model", "minutes", "acc", "AUC", "kappa", "AMI MAE", "AMI r"))
+
+    models = ("logreg", "gboost", "sleepkit")
+    nights: dict[str, list] = {m: [] for m in models}
+    per_fold: dict[str, list] = {m: [] for m in models}
+    seconds = {m: 0.0 for m in models}
+    for fold in folds:
+        who = ",".join(sorted({r.group or r.subject_id for r in fold.test}))
+        for name in models:
+            t0 = time.perf_counter()
+            if name == "logreg":
+                res = cv.logistic_fold(params, LABEL_KEY, fold, APNEA)
+            elif name == "gboost":
+                res = gboost_fold(params, fold)
+            else:
+                res = cv.model_fold(params, LABEL_KEY, fold, APNEA, normalise=args.normalise)
+            seconds[name] += time.perf_counter() - t0
+            if res is None:
+                continue
+            s = cv.summarise(res)
+            nights[name] += res
+            per_fold[name].append(s)
+            print(row(str(fold.index), who, name, s), flush=True)
+
+    ahi = database_ahi(args.data)
+    summary = {}
+    for name in models:
+        if not nights[name]:
+            print(f"  {name}: skipped (scikit-learn not importable)")
+            continue
+        s = cv.summarise(nights[name])
+        pred = s["index_pred"]
+        keys = [k for k in pred if k.split("/")[-1] in ahi]
+        s["r_database_ahi"] = float(np.corrcoef([pred[k] for k in keys], [ahi[k.split("/")[-1]] for k in keys])[0, 1])
+        s["fold_mean"] = {m: float(np.mean([f[m] for f in per_fold[name]])) for m in ("accuracy", "auc", "kappa", "index_mae")}
+        s["fold_sd"] = {m: float(np.std([f[m] for f in per_fold[name]])) for m in ("accuracy", "auc", "kappa", "index_mae")}
+        s["seconds"] = seconds[name]
+        summary[name] = s
+    print("-" * 94)
+    for name, s in summary.items():
+        print(row("all", f"{s['nights']} records pooled", name, s))
+    for name, s in summary.items():
+        m, sd = s["fold_mean"], s["fold_sd"]
+        print(f"  {name:<9} fold mean ± sd: acc {m['accuracy']:.3f}±{sd['accuracy']:.3f}  AUC {m['auc']:.3f}±{sd['auc']:.3f}  "
+              f"kappa {m['kappa']:.3f}±{sd['kappa']:.3f}  AMI MAE {m['index_mae']:.1f}±{sd['index_mae']:.1f};  "
+              f"r(predicted AMI, database AHI) {s['r_database_ahi']:.2f};  {s['seconds']:.0f} s")
+    true_r = summary["logreg"]["index_true"]
+    keys = [k for k in true_r if k.split("/")[-1] in ahi]
+    print(f"  (true AMI vs database AHI: r {np.corrcoef([true_r[k] for k in keys], [ahi[k.split('/')[-1]] for k in keys])[0, 1]:.2f}; "
+          f"sleepkit model normalisation '{args.normalise}'; total {time.perf_counter() - t_start:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps({"folds": [f.as_dict() for f in folds], "summary": summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
