@@ -65,14 +65,37 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: Path) -> Path:
     return _save(fig, path)
 
 
+def hypnogram_order(class_names: list[str]) -> list[int]:
+    """Class ids from the top row of a hypnogram down, in the clinical order: wake, then REM, then the
+    other classes deepening in class order (W, REM, N1, N2, N3; wake, REM, light, deep)."""
+    def rank(i: int) -> tuple[int, int]:
+        n = class_names[i].strip().lower()
+        if n in ("w", "wake", "awake") or n.startswith("wake"):
+            return (0, i)
+        if n in ("r", "rem") or (n.startswith("rem") and not n.startswith("remain")):
+            return (1, i)
+        return (2, i)
+
+    return sorted(range(len(class_names)), key=rank)
+
+
+def hypnogram_rows(values: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """Row (0 = top) of each frame's class per ``hypnogram_order``; excluded frames (-1) are NaN gaps."""
+    row_of = np.empty(len(class_names), dtype=float)
+    row_of[hypnogram_order(class_names)] = np.arange(len(class_names))
+    values = np.asarray(values)
+    return np.where(values < 0, np.nan, row_of[np.clip(values, 0, len(class_names) - 1)])
+
+
 def plot_hypnogram(hours: np.ndarray, true: np.ndarray, pred: np.ndarray, class_names: list[str], path: Path, title: str = "") -> Path:
-    """Step plot of true and predicted class per frame; excluded frames (-1) are gaps."""
+    """Step plot of true and predicted class per frame, rows in the clinical order
+    (``hypnogram_order``); excluded frames (-1) are gaps."""
     fig = _figure(11, 4)
     axes = fig.subplots(2, 1, sharex=True)
+    ticks = [class_names[c] for c in hypnogram_order(class_names)]
     for ax, values, label in ((axes[0], true, "true"), (axes[1], pred, "predicted")):
-        v = np.where(np.asarray(values) < 0, np.nan, values).astype(float)
-        ax.step(hours, v, where="post", lw=1.2)
-        ax.set_yticks(range(len(class_names)), class_names)
+        ax.step(hours, hypnogram_rows(values, class_names), where="post", lw=1.2)
+        ax.set_yticks(range(len(class_names)), ticks)
         ax.invert_yaxis()
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -122,10 +145,11 @@ def _stage_figures(res: DemoResult) -> list:
     names = res.class_names
     hours = np.arange(len(res.true)) * res.frame_seconds / 3600
     hyp = make_subplots(rows=2, cols=1, shared_xaxes=True, subplot_titles=("true", f"predicted ({res.backend})"))
+    ticks = [names[c] for c in hypnogram_order(names)]
     for row, values in ((1, res.true), (2, res.pred)):
-        v = np.where(values < 0, np.nan, values).astype(float)
+        v = hypnogram_rows(values, names)
         hyp.add_trace(go.Scatter(x=hours, y=v, mode="lines", line_shape="hv", name="true" if row == 1 else "predicted"), row=row, col=1)
-        hyp.update_yaxes(tickvals=list(range(len(names))), ticktext=names, autorange="reversed", row=row, col=1)
+        hyp.update_yaxes(tickvals=list(range(len(names))), ticktext=ticks, autorange="reversed", row=row, col=1)
     hyp.update_xaxes(title_text="hours", row=2, col=1)
     hyp.update_layout(title="Hypnogram", height=450, showlegend=False)
 
@@ -136,7 +160,26 @@ def _stage_figures(res: DemoResult) -> list:
 
     pie = go.Figure(go.Pie(labels=names, values=pred_min, sort=False))
     pie.update_layout(title="Predicted stage share", height=350)
-    return [hyp, bars, pie]
+    return [hyp, bars, pie, _confusion_figure(res)]
+
+
+def _confusion_figure(res: DemoResult):
+    """Counts of scored frames, rows true and columns predicted, each cell also as a share of its row."""
+    import plotly.graph_objects as go
+
+    from .metrics import confusion_matrix
+
+    names = res.class_names
+    valid = res.true >= 0
+    cm = confusion_matrix(res.true[valid], res.pred[valid], len(names))
+    share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    text = [[f"{cm[i, j]}<br>{100 * share[i, j]:.0f} %" for j in range(len(names))] for i in range(len(names))]
+    fig = go.Figure(go.Heatmap(z=share, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
+                               zmin=0, zmax=1, colorbar={"title": "row share"}))
+    fig.update_layout(title="Confusion on scored frames (rows: true, columns: predicted)", height=120 + 70 * len(names),
+                      width=200 + 90 * len(names), yaxis={"autorange": "reversed", "title": "true"},
+                      xaxis={"title": "predicted"})
+    return fig
 
 
 def _timing_figure(res: DemoResult):
@@ -203,6 +246,15 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
+def _kappa(res: DemoResult) -> float:
+    from .metrics import cohen_kappa, confusion_matrix
+
+    valid = res.true >= 0
+    if not valid.any():
+        return float("nan")
+    return cohen_kappa(confusion_matrix(res.true[valid], np.clip(res.pred[valid], 0, None), max(len(res.class_names), 2)))
+
+
 def _summary_rows(res: DemoResult) -> list[tuple[str, str]]:
     valid = res.true >= 0
     acc = float(np.mean(res.pred[valid] == res.true[valid])) if valid.any() else float("nan")
@@ -212,6 +264,7 @@ def _summary_rows(res: DemoResult) -> list[tuple[str, str]]:
         ("backend", res.backend),
         ("frames", f"{len(res.true)} ({len(res.true) * res.frame_seconds / 3600:.2f} h, {int(valid.sum())} scored)"),
         ("accuracy on scored frames", f"{acc:.3f}"),
+        ("Cohen's kappa on scored frames", f"{_kappa(res):.3f}"),
         ("time per window (median / max)", f"{np.median(t) * 1e3:.3f} ms / {np.max(t) * 1e3:.3f} ms"),
         ("time per feature frame (median)", f"{np.median(t) / res.frames_per_window * 1e6:.1f} µs"),
     ]

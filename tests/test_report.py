@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from sleepkit import metrics
-from sleepkit.report import DemoResult, plot_confusion, plot_history, plot_hypnogram, write_demo_report
+from sleepkit.report import (DemoResult, _kappa, hypnogram_order, hypnogram_rows, plot_confusion, plot_history, plot_hypnogram,
+                             write_demo_report)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -70,5 +71,25 @@ def test_demo_report_is_self_contained(tmp_path):
     assert summary["backend"] == "pc" and summary["accuracy on scored frames"] == "1.000"
     assert summary["agreement with Keras model"] == "1.0000"
     assert "2.000 ms" in summary["time per window (median / max)"]
-    # Four figures: hypnogram, minutes per stage, pie, timing.
-    assert html.count('class="plotly-graph-div"') == 4 and '"type":"pie"' in html
+    assert summary["Cohen's kappa on scored frames"] == "1.000"
+    # Five figures: hypnogram, minutes per stage, pie, confusion, timing.
+    assert html.count('class="plotly-graph-div"') == 5 and '"type":"pie"' in html and '"type":"heatmap"' in html
+
+
+def test_hypnogram_rows_follow_the_clinical_order():
+    # wake on top, REM next, then deepening in class order; NREM is not REM
+    assert hypnogram_order(["WAKE", "LIGHT", "DEEP", "REM"]) == [0, 3, 1, 2]
+    assert hypnogram_order(["W", "N1", "N2", "N3", "R"]) == [0, 4, 1, 2, 3]
+    assert hypnogram_order(["wake", "nrem", "rem"]) == [0, 2, 1]
+    assert hypnogram_order(["sleep", "wake"]) == [1, 0]
+    rows = hypnogram_rows(np.array([0, 3, 1, -1, 2]), ["WAKE", "LIGHT", "DEEP", "REM"])
+    assert rows[[0, 1, 2, 4]].tolist() == [0.0, 1.0, 2.0, 3.0] and np.isnan(rows[3])
+
+
+def test_demo_kappa_by_hand():
+    # scored frames 0-5: true (3 a, 3 b), pred (3 a, 3 b), 4 agree: po = 4/6, pe = 0.5 -> kappa 1/3;
+    # the unscored last frame does not count
+    res = DemoResult(subject="s", backend="pc", class_names=["a", "b"], frame_seconds=30.0,
+                     true=np.array([0, 0, 0, 1, 1, 1, -1]), pred=np.array([0, 0, 1, 0, 1, 1, 0]),
+                     window_times_s=np.ones(1), frames_per_window=7)
+    assert _kappa(res) == pytest.approx(1 / 3)

@@ -21,6 +21,7 @@ import multiprocessing
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,12 @@ from ..features.store import subject_file, write_subject
 from ..log import console, logger
 from ..params import TaskParams
 from ..registry import DatasetFactory, FeatureFactory
+
+# Worker processes are spawned: each re-imports the calling script. Under a script without a main
+# guard that re-runs the script in every worker, which dies, and the pool reports only "broken".
+BROKEN_POOL_HINT = ("feature worker processes died: out of memory, or this was called from a Python script without "
+                    "`if __name__ == \"__main__\":` (workers are spawned and re-import the script); num_workers=1 "
+                    "runs without worker processes")
 
 
 @dataclass
@@ -231,6 +238,7 @@ def run(params: TaskParams, task: Any = None) -> dict:
         else:
             # spawn, not fork: forking a process that may hold TensorFlow/BLAS threads can deadlock.
             ctx = multiprocessing.get_context("spawn")
+            broken_hint = False
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 futures = {pool.submit(_compute_subject, job): job for job in jobs}
                 for fut in as_completed(futures):
@@ -239,6 +247,9 @@ def run(params: TaskParams, task: Any = None) -> dict:
                     except Exception as exc:  # the worker process itself died (e.g. out of memory)
                         job = futures[fut]
                         done({"dataset": job.dataset_name, "subject": job.subject_id, "error": f"worker process failed: {type(exc).__name__}: {exc}"})
+                        if isinstance(exc, BrokenProcessPool) and not broken_hint:
+                            broken_hint = True
+                            logger.error(BROKEN_POOL_HINT)
 
     ok = [r for r in results if "error" not in r]
     failed = [r for r in results if "error" in r]
