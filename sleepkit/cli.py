@@ -110,14 +110,21 @@ def demo(
     serial_number: Optional[str] = typer.Option(None, "--serial-number", help="evb: find the board by USB serial number"),
 ) -> None:
     """Run the exported model over a held-out night and write report.html."""
-    if any(v is not None for v in (port, baud, vid_pid, serial_number)):
-        # evb link settings are not task config (its fields are fixed): they go to the backend's options.
-        from .backends.evb import options as evb_options
+    given = {"port": port, "baud": baud, "vid_pid": vid_pid, "serial_number": serial_number}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        _run("demo", task, config, set_, {"backend": backend})
+        return
+    # evb link settings are not task config (its fields are fixed): they go to the backend's options,
+    # and are named for this one run so the demo can refuse them with another backend.
+    from .backends.evb import options as evb_options
 
-        evb_options.update(port=port, baud=baud, vid_pid=vid_pid, serial_number=serial_number)
-        evb_options.given = [f"--{n.replace('_', '-')}" for n, v in
-                             (("port", port), ("baud", baud), ("vid_pid", vid_pid), ("serial_number", serial_number)) if v is not None]
-    _run("demo", task, config, set_, {"backend": backend})
+    evb_options.update(**given)
+    evb_options.given = [f"--{k.replace('_', '-')}" for k in given]
+    try:
+        _run("demo", task, config, set_, {"backend": backend})
+    finally:
+        evb_options.given = []
 
 
 def _upstream_argv(argv: list[str]) -> list[str]:

@@ -197,8 +197,9 @@ def test_demo_views_per_task(runs):
         html = (runs[task][0] / "report.html").read_text()
         assert not re.search(r"<script[^>]*\bsrc=", html)
         figures[task] = html.count('class="plotly-graph-div"')
-    # stage views: hypnogram, minutes per stage, share, timing; event views: timeline, bars, timing
-    assert figures == {"stage": 4, "detect": 4, "apnea": 3, "arousal": 3}
+        assert "Cohen&#x27;s kappa on scored frames" in html or "Cohen's kappa on scored frames" in html
+    # stage views: hypnogram, minutes per stage, share, confusion, timing; event views: timeline, bars, timing
+    assert figures == {"stage": 5, "detect": 5, "apnea": 3, "arousal": 3}
 
 
 def test_evb_demo_on_the_simulated_device_matches_pc(runs):
