@@ -93,6 +93,12 @@ def test_inconsistent_values_are_refused_at_load_naming_the_field():
     assert load_params({"test_metric": "loss", "test_metric_threshold": 1.5}).test_metric_threshold == 1.5
     with pytest.raises(SleepkitError, match=r"'num_workers'.*at least 1"):
         load_params({"num_workers": 0})
+    for key, value in (("batch_size", 0), ("epochs", 0), ("steps_per_epoch", -1), ("frame_size", 0), ("lr_rate", 0.0),
+                       ("lr_cycles", 0), ("val_size", 0), ("label_smoothing", 1.0), ("num_classes", 0)):
+        with pytest.raises(SleepkitError, match=rf"'{key}': Input should be"):
+            load_params({key: value})
+    with pytest.raises(SleepkitError, match=r"'feature.frame_size': Input should be greater than 0"):
+        load_params({"feature": {"frame_size": 0}})
     p = load_params({"num_classes": 2, "class_names": ["wake", "sleep"], "test_metric_threshold": 0.9, "num_workers": 1})
     assert (p.class_names, p.test_metric_threshold, p.num_workers) == (["wake", "sleep"], 0.9, 1)
 
