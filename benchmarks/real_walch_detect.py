@@ -1,4 +1,4 @@
-"""Sleep/wake detection on real nights: the Walch Apple Watch features, leave one subject out.
+"""Sleep/wake detection on real nights: the Walch Apple Watch features, person-grouped cross-validation.
 
 Data: ``../shared/data/walch`` (21 subjects, per-30-s-epoch features count, hr, cosine, time,
 circadian with the PSG stage; PhysioNet sleep-accel, Walch et al. SLEEP 2019, Open Data Commons
@@ -27,7 +27,6 @@ the mean over subjects of the per-subject AUC. Run: ``python benchmarks/real_wal
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -35,8 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from real_common import ROOT, folds_arg, parser, positive_int, run
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "walch"
 LABEL_KEY = "stage"
 WAKE = 0  # class of stage 0 with the class_map below
@@ -69,14 +68,14 @@ def model_params(store: Path, job_dir: Path, args):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--store", type=Path, default=None, help="feature store folder (default: a temporary one)")
-    ap.add_argument("--folds", type=int, default=0, help="person folds (0 = leave one subject out)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--steps", type=int, default=80, help="training steps per epoch")
-    ap.add_argument("--filters", type=int, default=16)
+    ap = parser(__doc__)
+    ap.add_argument("--data", type=Path, default=DATA, help="folder with the Walch per-epoch feature files")
+    ap.add_argument("--store", type=Path, default=None, help="feature store folder (None: a temporary one)")
+    ap.add_argument("--folds", type=folds_arg, default=0, help="person folds (0 = leave one subject out)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the fold deal and of training")
+    ap.add_argument("--epochs", type=positive_int, default=10, help="training epochs per fold")
+    ap.add_argument("--steps", type=positive_int, default=80, help="training steps per epoch")
+    ap.add_argument("--filters", type=positive_int, default=16, help="TCN filters")
     ap.add_argument("--normalise", default="subject+quantile", choices=("subject", "train", "quantile", "subject+quantile"),
                     help="feature normalisation for the sleepkit model (see sleepkit.crossval.fold_subjects)")
     ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
@@ -98,8 +97,11 @@ def main() -> int:
     print(f"Walch: {len(refs)} subjects, {len(folds)} folds ({'leave one subject out' if not args.folds else 'person folds'}); "
           f"wake vs sleep per 30-s epoch")
     models = ("logreg", "cole-kripke", "ck-as-is", "sleepkit")
+    if args.folds:
+        for fold in folds:
+            print(f"  fold {fold.index} tests {', '.join(r.subject_id for r in fold.test)}")
     head = "{:>4} {:<10} {:>6} {:>6}" + " {:>8}" * len(models) + " " + " {:>8}" * len(models)
-    print(head.format("fold", "subject", "epochs", "wake%", *[f"AUC:{m[:4]}" for m in models], *[f"k:{m[:4]}" for m in models]))
+    print(head.format("fold", "subject", "frames", "wake%", *[f"AUC:{m[:4]}" for m in models], *[f"k:{m[:4]}" for m in models]))
 
     nights: dict[str, list] = {m: [] for m in models}
     seconds = {m: 0.0 for m in models}
@@ -117,13 +119,13 @@ def main() -> int:
             nights[name] += results[name]
         sums = {m: cv.summarise(r) for m, r in results.items()}
         first = sums["logreg"]
-        who = ",".join(r.subject_id for r in fold.test)
+        who = fold.test[0].subject_id if len(fold.test) == 1 else f"{len(fold.test)} subj."
         wake = 100.0 * np.mean(np.concatenate([n.truth for n in results["logreg"]]))
         print(head.format(fold.index, who[:10], first["frames"], f"{wake:.1f}",
                           *[f"{sums[m]['auc']:.3f}" for m in models], *[f"{sums[m]['kappa']:.3f}" for m in models]), flush=True)
 
     print("-" * 100)
-    print("{:<12} {:>7} {:>7} {:>7} {:>7} {:>16} {:>8}".format("model", "epochs", "AUC", "acc", "kappa", "subject AUC mean", "seconds"))
+    print("{:<12} {:>7} {:>7} {:>7} {:>7} {:>16} {:>8}".format("model", "frames", "AUC", "acc", "kappa", "subject AUC mean", "seconds"))
     summary = {}
     for name in models:
         s = cv.summarise(nights[name])
@@ -145,4 +147,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(main))

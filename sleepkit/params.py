@@ -148,6 +148,14 @@ class TaskParams(_Strict):
             raise ValueError(f"must be within [0, 1] for test_metric '{info.data.get('test_metric')}'")
         return v
 
+    @field_validator("samples_per_subject", "val_samples_per_subject", "test_samples_per_subject")
+    @classmethod
+    def _samples_positive(cls, v: int | list[int]) -> int | list[int]:
+        values = v if isinstance(v, list) else [v]
+        if not values or min(values) < 1:
+            raise ValueError("must be at least 1 (or a non-empty list of such numbers, one per dataset)")
+        return v
+
     @field_validator("num_workers")
     @classmethod
     def _workers_positive(cls, v: int) -> int:

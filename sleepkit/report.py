@@ -65,16 +65,18 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: Path) -> Path:
     return _save(fig, path)
 
 
+# Depth rank of a stage name on a hypnogram, top (0) to bottom; names not listed keep class order
+# between REM and the NREM stages.
+_STAGE_DEPTH = {"w": 0, "wake": 0, "awake": 0, "r": 1, "rem": 1, "nrem": 2, "sleep": 2, "light": 3, "n1": 3, "s1": 3,
+                "n2": 4, "s2": 4, "deep": 5, "sws": 5, "n3": 5, "s3": 5, "n4": 6, "s4": 6}
+
+
 def hypnogram_order(class_names: list[str]) -> list[int]:
-    """Class ids from the top row of a hypnogram down, in the clinical order: wake, then REM, then the
-    other classes deepening in class order (W, REM, N1, N2, N3; wake, REM, light, deep)."""
-    def rank(i: int) -> tuple[int, int]:
-        n = class_names[i].strip().lower()
-        if n in ("w", "wake", "awake") or n.startswith("wake"):
-            return (0, i)
-        if n in ("r", "rem") or (n.startswith("rem") and not n.startswith("remain")):
-            return (1, i)
-        return (2, i)
+    """Class ids from the top row of a hypnogram down, in the clinical order whatever the class ids:
+    wake, REM, then NREM deepening (W, REM, N1, N2, N3; wake, REM, light, deep), by name."""
+    def rank(i: int) -> tuple[float, int]:
+        name = class_names[i].strip().lower().replace(" ", "").replace("_", "")
+        return (_STAGE_DEPTH.get(name, 2.5), i)
 
     return sorted(range(len(class_names)), key=rank)
 
@@ -246,7 +248,7 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def _kappa(res: DemoResult) -> float:
+def scored_kappa(res: DemoResult) -> float:
     from .metrics import cohen_kappa, confusion_matrix
 
     valid = res.true >= 0
@@ -264,7 +266,7 @@ def _summary_rows(res: DemoResult) -> list[tuple[str, str]]:
         ("backend", res.backend),
         ("frames", f"{len(res.true)} ({len(res.true) * res.frame_seconds / 3600:.2f} h, {int(valid.sum())} scored)"),
         ("accuracy on scored frames", f"{acc:.3f}"),
-        ("Cohen's kappa on scored frames", f"{_kappa(res):.3f}"),
+        ("Cohen's kappa on scored frames", f"{scored_kappa(res):.3f}"),
         ("time per window (median / max)", f"{np.median(t) * 1e3:.3f} ms / {np.max(t) * 1e3:.3f} ms"),
         ("time per feature frame (median)", f"{np.median(t) / res.frames_per_window * 1e6:.1f} µs"),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +128,25 @@ def test_apnea_ecg_labels_aligned_to_record_length():
     track = load_hypnogram(apn, epoch=60.0, duration=duration)
     assert len(track.values) == math.ceil(duration / 60) == 429
     assert UNSCORED not in set(track.values.tolist())
+
+
+def test_apnea_ecg_beat_file_cut_short_is_reported(tmp_path, caplog_sk):
+    need(APNEA_ECG / "a05.qrs")
+    import shutil
+
+    from sleepkit.datasets.apnea_ecg import ApneaEcgDataset
+
+    for f in APNEA_ECG.glob("a05.*"):
+        shutil.copy(f, tmp_path / f.name)
+    full = ApneaEcgDataset(path=tmp_path).load("a05")
+    assert "no beat in the last" not in caplog_sk.text
+    # an even cut ends on a whole annotation record: it still parses, with a third of the beats
+    with open(tmp_path / "a05.qrs", "r+b") as fh:
+        fh.truncate(20000)
+    cut = ApneaEcgDataset(path=tmp_path).load("a05")
+    assert cut.meta["beats"] < full.meta["beats"] / 2
+    m = re.search(r"a05.qrs: no beat in the last ([\d.]+) min of the ([\d.]+)-min record", caplog_sk.text)
+    assert m and 250 < float(m.group(1)) < float(m.group(2)) == pytest.approx(453.2, abs=0.1)
 
 
 # ------------------------------------------------------------------------------------------------

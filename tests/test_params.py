@@ -97,6 +97,11 @@ def test_inconsistent_values_are_refused_at_load_naming_the_field():
                        ("lr_cycles", 0), ("val_size", 0), ("label_smoothing", 1.0), ("num_classes", 0)):
         with pytest.raises(SleepkitError, match=rf"'{key}': Input should be"):
             load_params({key: value})
+    with pytest.raises(SleepkitError, match=r"'samples_per_subject': Value error, must be at least 1"):
+        load_params({"samples_per_subject": -1})
+    with pytest.raises(SleepkitError, match=r"'val_samples_per_subject': Value error, must be at least 1"):
+        load_params({"val_samples_per_subject": [10, 0]})
+    assert load_params({"samples_per_subject": [5, 7]}).samples_per_subject == [5, 7]
     with pytest.raises(SleepkitError, match=r"'feature.frame_size': Input should be greater than 0"):
         load_params({"feature": {"frame_size": 0}})
     p = load_params({"num_classes": 2, "class_names": ["wake", "sleep"], "test_metric_threshold": 0.9, "num_workers": 1})

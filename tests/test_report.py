@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sleepkit import metrics
-from sleepkit.report import (DemoResult, _kappa, hypnogram_order, hypnogram_rows, plot_confusion, plot_history, plot_hypnogram,
+from sleepkit.report import (DemoResult, scored_kappa, hypnogram_order, hypnogram_rows, plot_confusion, plot_history, plot_hypnogram,
                              write_demo_report)
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -82,6 +82,10 @@ def test_hypnogram_rows_follow_the_clinical_order():
     assert hypnogram_order(["W", "N1", "N2", "N3", "R"]) == [0, 4, 1, 2, 3]
     assert hypnogram_order(["wake", "nrem", "rem"]) == [0, 2, 1]
     assert hypnogram_order(["sleep", "wake"]) == [1, 0]
+    # by name, not by class id
+    assert hypnogram_order(["WAKE", "DEEP", "LIGHT", "REM"]) == [0, 3, 2, 1]
+    assert hypnogram_order(["Wake", "N3", "N2", "N1", "R"]) == [0, 4, 3, 2, 1]
+    assert hypnogram_order(["W", "S1", "S2", "S3", "S4", "REM"]) == [0, 5, 1, 2, 3, 4]
     rows = hypnogram_rows(np.array([0, 3, 1, -1, 2]), ["WAKE", "LIGHT", "DEEP", "REM"])
     assert rows[[0, 1, 2, 4]].tolist() == [0.0, 1.0, 2.0, 3.0] and np.isnan(rows[3])
 
@@ -92,4 +96,4 @@ def test_demo_kappa_by_hand():
     res = DemoResult(subject="s", backend="pc", class_names=["a", "b"], frame_seconds=30.0,
                      true=np.array([0, 0, 0, 1, 1, 1, -1]), pred=np.array([0, 0, 1, 0, 1, 1, 0]),
                      window_times_s=np.ones(1), frames_per_window=7)
-    assert _kappa(res) == pytest.approx(1 / 3)
+    assert scored_kappa(res) == pytest.approx(1 / 3)

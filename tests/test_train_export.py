@@ -157,6 +157,12 @@ def test_demo_report_and_outputs_match_tflm(pipeline):
     micro = run_tflm(tflite, quantize_input(windows, io_details(tflite)[0]))
     np.testing.assert_array_equal(micro, raw)
     assert s["demo"]["keras_agreement"] >= 0.9
+    # kappa of the demo night by hand from the saved predictions
+    from sleepkit.metrics import cohen_kappa, confusion_matrix
+
+    scored = out["true"] >= 0
+    kappa = cohen_kappa(confusion_matrix(out["true"][scored], out["pred"][scored], 4))
+    assert s["demo"]["kappa"] == pytest.approx(kappa, abs=1e-4)
 
 
 def test_resume_continues_from_last_epoch(pipeline, tmp_path):

@@ -41,6 +41,9 @@ APN_CODES = {"A": int(ApneaEvent.APNEA), "N": int(ApneaEvent.NONE)}
 _RECORD = re.compile(r"^[a-z]\d{2}$")
 
 
+BEATLESS_END_SECONDS = 120.0  # longer than any pause a sleeping heart survives without an artefact note
+
+
 def read_person_info(path: str | Path) -> dict[str, tuple[str, ...]]:
     """record → (age, sex, height, weight) from ``additional-information.txt`` (tab-separated table)."""
     path = Path(path)
@@ -178,6 +181,12 @@ class ApneaEcgDataset(Dataset):
         if outside:
             logger.warning("%s.qrs: %d beats outside the %d-sample record dropped", subject_id, outside, n)
         samples = samples[(samples >= 0) & (samples < n)]
+        # A .qrs cut short still parses (it ends on a record boundary): only the beat times tell.
+        # Minutes past the last beat get no RR features and drop out of scoring; say so.
+        silent_end = (n - (int(samples.max()) if len(samples) else 0)) / fs
+        if silent_end > BEATLESS_END_SECONDS:
+            logger.warning("%s.qrs: no beat in the last %.1f min of the %.1f-min record (file cut short?); "
+                           "those minutes are masked", subject_id, silent_end / MINUTE, n / fs / MINUTE)
         beats = np.zeros(n, dtype=np.float32)
         beats[samples] = 1.0
         signals = {"beats": Signal(beats, fs, "beat")}

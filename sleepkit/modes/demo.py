@@ -21,7 +21,7 @@ from ..fsutil import atomic_path
 from ..log import logger
 from ..params import TaskParams
 from ..registry import BackendFactory
-from ..report import DemoResult, plot_hypnogram, write_demo_report
+from ..report import DemoResult, plot_hypnogram, scored_kappa, write_demo_report
 from ..tasks.base import Task
 from ..training.model_io import load_model, model_path
 
@@ -38,6 +38,7 @@ def _night(params: TaskParams, task: Task) -> data.SubjectData:
 
 
 def run(params: TaskParams, task: Task) -> dict:
+    backend_cls = BackendFactory.get(params.backend)  # an unknown name first: its message lists the known ones
     if params.backend != "evb":
         from ..backends.evb import options as evb_options
 
@@ -61,7 +62,6 @@ def run(params: TaskParams, task: Task) -> dict:
         logger.warning("no %s next to the model; it was not verified against TFLM", export_json)
     night = _night(params, task)
     windows, starts = data.tiled_windows(night, params.frame_size)
-    backend_cls = BackendFactory.get(params.backend)
     raws, times = [], []
     with backend_cls(params, tflite_path) as backend:
         io = backend.io
@@ -102,6 +102,7 @@ def run(params: TaskParams, task: Task) -> dict:
         "subject": night.ref.key,
         "windows": len(windows),
         "accuracy": round(float(np.mean(pred[scored] == true[scored])), 4) if scored.any() else None,
+        "kappa": round(scored_kappa(result), 4) if scored.any() else None,
         "ms_per_window": round(float(np.median(times)) * 1e3, 3),
         **{k: (round(v, 3) if isinstance(v, float) else v) for k, v in view.summary.items()},
         "report": str(report),
