@@ -265,16 +265,29 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
+    """``a.b=v`` sets data["a"]["b"] (creating dicts on the way); a number indexes an existing list,
+    so ``datasets.0.params.num_subjects=6`` reaches the first dataset."""
     for item in overrides or []:
         parts, value = _parse_override(item)
-        node = data
-        for p in parts[:-1]:
-            nxt = node.get(p)
-            if not isinstance(nxt, dict):
+        node: Any = data
+        for depth, p in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not p.lstrip("-").isdigit() or not -len(node) <= int(p) < len(node):
+                    where = ".".join(parts[:depth]) or "(top level)"
+                    raise SleepkitError(f"--set '{item}': '{where}' is a list of {len(node)}; "
+                                        f"'{p}' must be an index 0..{len(node) - 1}")
+                key: Any = int(p)
+            else:
+                key = p
+            if last:
+                node[key] = value
+                break
+            nxt = node[key] if isinstance(node, list) else node.get(key)
+            if not isinstance(nxt, (dict, list)):
                 nxt = {}
-                node[p] = nxt
+                node[key] = nxt
             node = nxt
-        node[parts[-1]] = value
     return data
 
 

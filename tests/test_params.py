@@ -108,6 +108,17 @@ def test_inconsistent_values_are_refused_at_load_naming_the_field():
     assert (p.class_names, p.test_metric_threshold, p.num_workers) == (["wake", "sleep"], 0.9, 1)
 
 
+def test_overrides_index_lists():
+    cfg = {"datasets": [{"name": "synthetic", "params": {"num_subjects": 12}}, {"name": "walch"}]}
+    p = load_params(cfg, ["datasets.0.params.num_subjects=6", "datasets.1.params.path=/data/w", "datasets.-1.name=mesa"])
+    assert p.datasets[0].params == {"num_subjects": 6} and p.datasets[1].params == {"path": "/data/w"}
+    assert p.datasets[1].name == "mesa"
+    with pytest.raises(SleepkitError, match=r"'datasets' is a list of 2; '2' must be an index 0..1"):
+        load_params(cfg, ["datasets.2.name=x"])
+    with pytest.raises(SleepkitError, match=r"'datasets' is a list of 2; 'first' must be an index"):
+        load_params(cfg, ["datasets.first.name=x"])
+
+
 def test_file_inline_and_overrides(tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"job_dir": str(tmp_path / "job"), "epochs": 4, "feature": {"name": "FS-W-PA-14"}}))
