@@ -19,8 +19,9 @@ from ..errors import SleepkitError
 TRAINING_KEYS = ("loss", "focal_gamma", "qat_epochs", "qat_lr_scale")
 
 
-def check_params(model: str, params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Defaults merged with ``params``; an unknown key is an error naming the valid ones."""
+def builder_params(model: str, params: dict[str, Any], defaults: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """(defaults merged with the builder's ``params``, ``use_logits``): the training loop's keys are
+    dropped, any other unknown key is an error naming the valid ones."""
     unknown = sorted(set(params) - set(defaults) - {"use_logits"} - set(TRAINING_KEYS))
     if unknown:
         raise SleepkitError(
@@ -28,7 +29,7 @@ def check_params(model: str, params: dict[str, Any], defaults: dict[str, Any]) -
             f"(valid: {', '.join(sorted(defaults))}, {', '.join(TRAINING_KEYS)})"
         )
     merged = {**defaults, **{k: v for k, v in params.items() if k in defaults}}
-    return merged
+    return merged, bool(params.get("use_logits", True))
 
 
 def positive_int(model: str, key: str, value: Any) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SleepkitError
-from .common import TRAINING_KEYS, check_params, dropout_rate, int_list, positive_int
+from .common import builder_params, dropout_rate, int_list, positive_int
 
 # Batch-norm statistics settle within a few hundred steps (Keras' default 0.99 needs thousands): runs on
 # a few nights are short, and an unsettled moving mean makes inference-mode outputs collapse to one class.
@@ -45,10 +45,7 @@ def build_resnet(input_shape: tuple[int, int], num_classes: int, **params: Any):
     import keras
     from keras import layers
 
-    use_logits = bool(params.pop("use_logits", True))
-    for key in TRAINING_KEYS:
-        params.pop(key, None)
-    arch = check_params("resnet", params, DEFAULT_ARCH)
+    arch, use_logits = builder_params("resnet", params, DEFAULT_ARCH)
     filters = int_list("resnet", "filters", arch["filters"])
     dilations = int_list("resnet", "dilations", arch["dilations"])
     if len(filters) != len(dilations):

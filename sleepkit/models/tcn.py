@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import SleepkitError
-from .common import TRAINING_KEYS
+from .common import builder_params
 
 # Small enough for a Cortex-M4 (~21 k parameters, ~3 M MACs per 240-frame window with 14 features), a receptive field of
 # 1 + (5-1)*(1+2+4+8+16) = 125 frames (about an hour at 30 s frames) so sleep cycles are visible.
@@ -33,20 +33,14 @@ DEFAULT_ARCH: dict[str, Any] = {
     "dropout": 0.1,
 }
 
-def _check_arch(arch: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(arch) - set(DEFAULT_ARCH) - {"use_logits"})
-    if unknown:
-        raise SleepkitError(
-            f"architecture.params: unknown key(s) {', '.join(unknown)} for model 'tcn' "
-            f"(valid: {', '.join(sorted(DEFAULT_ARCH))}, {', '.join(TRAINING_KEYS)})"
-        )
-    merged = {**DEFAULT_ARCH, **arch}
+def _check_arch(params: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    merged, use_logits = builder_params("tcn", params, DEFAULT_ARCH)
     if not merged["dilations"] or any(int(d) < 1 for d in merged["dilations"]):
         raise SleepkitError(f"architecture.params.dilations must be a non-empty list of ints >= 1, got {merged['dilations']}")
     for key in ("input_filters", "filters", "kernel_size", "se_ratio"):
         if int(merged[key]) < 1:
             raise SleepkitError(f"architecture.params.{key} must be >= 1, got {merged[key]}")
-    return merged
+    return merged, use_logits
 
 
 def receptive_field(kernel_size: int, dilations: list[int]) -> int:
@@ -61,10 +55,7 @@ def build_tcn(input_shape: tuple[int, int], num_classes: int, **params: Any):
     import keras
     from keras import layers
 
-    use_logits = bool(params.pop("use_logits", True))
-    for key in TRAINING_KEYS:
-        params.pop(key, None)
-    arch = _check_arch(params)
+    arch, use_logits = _check_arch(params)
     frames, num_feats = int(input_shape[0]), int(input_shape[1])
     k = int(arch["kernel_size"])
     filters = int(arch["filters"])
