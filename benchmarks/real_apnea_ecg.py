@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from real_common import ROOT, folds_arg, int_list, parser, positive_int, run
+from real_common import ROOT, add_cv_arguments, int_list, parser, positive_int, run
 
 DATA = ROOT.parent / "shared" / "data" / "apnea-ecg"
 LABEL_KEY = "apnea"
@@ -150,19 +150,11 @@ def row(fold: str, name: str, s: dict) -> str:
 
 def main() -> int:
     ap = parser(__doc__)
-    ap.add_argument("--data", type=Path, default=DATA, help="folder with the Apnea-ECG learning set")
-    ap.add_argument("--store", type=Path, default=None, help="feature store folder (None: a temporary one)")
-    ap.add_argument("--folds", type=folds_arg, default=5, help="person folds (0 = leave one person out)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the fold deal and of training")
-    ap.add_argument("--epochs", type=positive_int, default=30, help="training epochs per fold")
-    ap.add_argument("--steps", type=positive_int, default=50, help="training steps per epoch")
-    ap.add_argument("--filters", type=positive_int, default=24, help="TCN filters")
+    add_cv_arguments(ap, DATA, "folder with the Apnea-ECG learning set", 5, "person folds (0 = leave one person out)",
+                     epochs=30, steps=50, filters=24)
     ap.add_argument("--frame-size", type=positive_int, default=60, help="model window in minutes (frames)")
     ap.add_argument("--dilations", type=int_list, default=[1, 2, 4, 8], help="TCN dilations")
-    ap.add_argument("--normalise", default="subject+quantile", choices=("subject", "train", "quantile", "subject+quantile"),
-                    help="feature normalisation for the sleepkit model (see sleepkit.crossval.fold_subjects)")
     ap.add_argument("--workers", type=positive_int, default=2, help="feature extraction processes")
-    ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
     args = ap.parse_args()
     if not (args.data / "a01.qrs").is_file():
         print(f"Apnea-ECG records not found in {args.data}; nothing to measure")

@@ -46,6 +46,23 @@ def parser(doc: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(description=doc.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
+def add_cv_arguments(ap: argparse.ArgumentParser, data: Path, data_help: str, folds: int, folds_help: str,
+                     epochs: int, steps: int, filters: int) -> None:
+    """The options both real-data scripts take, with each script's defaults."""
+    from sleepkit.crossval import NORMALISATIONS
+
+    ap.add_argument("--data", type=Path, default=data, help=data_help)
+    ap.add_argument("--store", type=Path, default=None, help="feature store folder (None: a temporary one)")
+    ap.add_argument("--folds", type=folds_arg, default=folds, help=folds_help)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the fold deal and of training")
+    ap.add_argument("--epochs", type=positive_int, default=epochs, help="training epochs per fold")
+    ap.add_argument("--steps", type=positive_int, default=steps, help="training steps per epoch")
+    ap.add_argument("--filters", type=positive_int, default=filters, help="TCN filters")
+    ap.add_argument("--normalise", default="subject+quantile", choices=NORMALISATIONS,
+                    help="feature normalisation for the sleepkit model (see sleepkit.crossval.fold_subjects)")
+    ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
+
+
 def run(main: Callable[[], int]) -> int:
     from pydantic import ValidationError
 

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from real_common import ROOT, folds_arg, parser, positive_int, run
+from real_common import ROOT, add_cv_arguments, parser, run
 
 DATA = ROOT.parent / "shared" / "data" / "walch"
 LABEL_KEY = "stage"
@@ -69,16 +69,8 @@ def model_params(store: Path, job_dir: Path, args):
 
 def main() -> int:
     ap = parser(__doc__)
-    ap.add_argument("--data", type=Path, default=DATA, help="folder with the Walch per-epoch feature files")
-    ap.add_argument("--store", type=Path, default=None, help="feature store folder (None: a temporary one)")
-    ap.add_argument("--folds", type=folds_arg, default=0, help="person folds (0 = leave one subject out)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the fold deal and of training")
-    ap.add_argument("--epochs", type=positive_int, default=10, help="training epochs per fold")
-    ap.add_argument("--steps", type=positive_int, default=80, help="training steps per epoch")
-    ap.add_argument("--filters", type=positive_int, default=16, help="TCN filters")
-    ap.add_argument("--normalise", default="subject+quantile", choices=("subject", "train", "quantile", "subject+quantile"),
-                    help="feature normalisation for the sleepkit model (see sleepkit.crossval.fold_subjects)")
-    ap.add_argument("--json", type=Path, default=None, help="also write all figures here")
+    add_cv_arguments(ap, DATA, "folder with the Walch per-epoch feature files", 0, "person folds (0 = leave one subject out)",
+                     epochs=10, steps=80, filters=16)
     args = ap.parse_args()
     if not any(args.data.glob("*_psg_labels.out")):
         print(f"Walch feature tables not found in {args.data}; nothing to measure")
