@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .fsutil import atomic_path, write_text
+from .metrics import cohen_kappa, confusion_matrix
 
 
 def _figure(width: float = 8, height: float = 4):
@@ -169,11 +170,8 @@ def _confusion_figure(res: DemoResult):
     """Counts of scored frames, rows true and columns predicted, each cell also as a share of its row."""
     import plotly.graph_objects as go
 
-    from .metrics import confusion_matrix
-
     names = res.class_names
-    valid = res.true >= 0
-    cm = confusion_matrix(res.true[valid], res.pred[valid], len(names))
+    cm = scored_confusion(res)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     text = [[f"{cm[i, j]}<br>{100 * share[i, j]:.0f} %" for j in range(len(names))] for i in range(len(names))]
     fig = go.Figure(go.Heatmap(z=share, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues",
@@ -248,13 +246,15 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def scored_kappa(res: DemoResult) -> float:
-    from .metrics import cohen_kappa, confusion_matrix
-
+def scored_confusion(res: DemoResult) -> np.ndarray:
+    """[true, predicted] counts over the scored frames (true >= 0)."""
     valid = res.true >= 0
-    if not valid.any():
-        return float("nan")
-    return cohen_kappa(confusion_matrix(res.true[valid], np.clip(res.pred[valid], 0, None), max(len(res.class_names), 2)))
+    return confusion_matrix(res.true[valid], res.pred[valid], len(res.class_names))
+
+
+def scored_kappa(res: DemoResult) -> float:
+    cm = scored_confusion(res)
+    return cohen_kappa(cm) if cm.sum() else float("nan")
 
 
 def _summary_rows(res: DemoResult) -> list[tuple[str, str]]:
