@@ -28,7 +28,6 @@ import numpy as np
 
 from . import data
 from .errors import SleepkitError
-from .features.store import read_subject
 from .log import logger
 from .metrics import cohen_kappa, confusion_matrix
 from .params import TaskParams
@@ -224,9 +223,8 @@ class QuantileMap:
 def raw_features(ref: data.SubjectRef, params: TaskParams, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     """(stored features [T, F] with ``feat_cols`` applied, before any normalisation; usable rows [T]:
     mask 1 and finite, as in ``sleepkit.data.load_subject``)."""
-    sf = read_subject(ref.path, params.feature.feat_key, params.feature.mask_key, label_key)
-    feats, _ = data._select_columns(sf.features, sf.feature_names, params, ref.path)
-    return feats, sf.mask & np.isfinite(feats).all(axis=1)
+    _, feats, _, usable = data.stored_features(ref, params, label_key)
+    return feats, usable
 
 
 def fold_subjects(

@@ -259,8 +259,9 @@ def normalise(features: np.ndarray, usable: np.ndarray) -> np.ndarray:
     return x
 
 
-def load_subject(ref: SubjectRef, params: TaskParams, label_key: str, cmap: dict[int, int] | None = None) -> SubjectData:
-    cmap = class_lookup(params) if cmap is None else cmap
+def stored_features(ref: SubjectRef, params: TaskParams, label_key: str):
+    """(the stored subject, its selected feature columns [T, F] before any normalisation, their names,
+    usable rows [T]: mask 1 and every feature finite)."""
     sf = read_subject(ref.path, params.feature.feat_key, params.feature.mask_key, label_key)
     if sf.features.ndim != 2 or len(sf.features) != len(sf.labels) or len(sf.mask) != len(sf.labels):
         raise SleepkitError(
@@ -268,10 +269,14 @@ def load_subject(ref: SubjectRef, params: TaskParams, label_key: str, cmap: dict
             f"{label_key} {sf.labels.shape}"
         )
     feats, names = _select_columns(sf.features, sf.feature_names, params, ref.path)
-    finite = np.isfinite(feats).all(axis=1)
-    usable = sf.mask & finite
-    if (sf.mask & ~finite).any():
-        logger.warning("%s: %d unmasked frames have non-finite features; treated as masked", ref.path, int((sf.mask & ~finite).sum()))
+    return sf, feats, names, sf.mask & np.isfinite(feats).all(axis=1)
+
+
+def load_subject(ref: SubjectRef, params: TaskParams, label_key: str, cmap: dict[int, int] | None = None) -> SubjectData:
+    cmap = class_lookup(params) if cmap is None else cmap
+    sf, feats, names, usable = stored_features(ref, params, label_key)
+    if (sf.mask & ~usable).any():
+        logger.warning("%s: %d unmasked frames have non-finite features; treated as masked", ref.path, int((sf.mask & ~usable).sum()))
     y = map_labels(sf.labels, cmap, ref.path, params)
     valid = usable & (y >= 0)
     y = np.where(valid, y, -1).astype(np.int32)
